@@ -1,0 +1,5 @@
+import sys
+
+from altmarl.cli import main
+
+sys.exit(main())

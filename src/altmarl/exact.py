@@ -1,0 +1,330 @@
+"""Exact evaluation of online execution on the count chain (tiny ``n``).
+
+Because agents are exchangeable, online execution (SPEC §6) of ``(pi_g, pi_l)`` is a
+Markov chain on ``(s_g, N)`` with ``N in C_n`` the counts of all ``n`` agents:
+
+* ``a_g ~ sum_c Hyp(c | N, k) pi_g(a | s_g, c)`` (multivariate hypergeometric subsample);
+* the expected stage reward is ``sum_a P(a) r_g(s_g, a) + (1/n) sum_j N_j rbar_l(j, s_g)``;
+* ``s_g' ~ P_g(.|s_g, a_g)`` and, independently, ``N' = sum_j Multinomial(N_j, Pbar_l(.|j, s_g))``
+  (local moves use the current ``s_g`` and do not depend on ``a_g``).
+
+Everything here is enumerated exactly; sizes grow like ``|S_g| binom(n + L - 1, L - 1)``,
+so this module is for tests and certificates on tiny systems.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+from scipy.special import gammaln
+
+from altmarl.counts import CountSpace, check_memory
+from altmarl.errors import AltmarlError
+from altmarl.game import TabularGame
+from altmarl.policies import GlobalActor, GlobalPolicy, LocalPolicy, UniformGlobalPolicy
+
+#: Largest number of chain states (``|S_g| |C_n|``) enumerated by default.
+MAX_CHAIN_STATES = 200_000
+
+
+def _log_multinomial_coef(counts: np.ndarray) -> np.ndarray:
+    """``log(m! / prod_j c_j!)`` for count vectors ``[..., L]``."""
+    m = counts.sum(axis=-1)
+    return gammaln(m + 1.0) - gammaln(counts + 1.0).sum(axis=-1)
+
+
+def multinomial_pmf(space: CountSpace, probs: np.ndarray) -> np.ndarray:
+    """``P(c)`` of ``c ~ Multinomial(space.k, probs)`` for every ``c`` in rank order.
+
+    probs: ``[..., L]`` -> ``[..., |C|]``.
+    """
+    c = space.all()  # [C, L]
+    probs = np.asarray(probs, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        logp = np.log(probs)
+    # 0 * log 0 = 0: a zero-probability state contributes only when its count is 0.
+    terms = np.where(c == 0, 0.0, c * logp[..., None, :])
+    return np.exp(_log_multinomial_coef(c) + terms.sum(axis=-1))
+
+
+def dirichlet_multinomial_pmf(space: CountSpace, alpha: np.ndarray) -> np.ndarray:
+    """``P(c)`` of counts of ``space.k`` agents drawn i.i.d. from ``rho ~ Dirichlet(alpha)``."""
+    c = space.all().astype(np.float64)
+    a0 = alpha.sum()
+    m = float(space.k)
+    log = (
+        _log_multinomial_coef(c)
+        + gammaln(a0)
+        - gammaln(m + a0)
+        + (gammaln(c + alpha) - gammaln(alpha)).sum(axis=-1)
+    )
+    return np.exp(log)
+
+
+def initial_count_distribution(game: TabularGame, n: int) -> np.ndarray:
+    """Distribution of the initial counts ``N(0)`` over ``C_n`` (rank order)."""
+    space = CountSpace(n, game.num_sl)
+    if game.dirichlet_alpha is not None:
+        return dirichlet_multinomial_pmf(space, game.dirichlet_alpha)
+    return multinomial_pmf(space, game.rho_l)
+
+
+def hypergeometric_matrix(n: int, k: int, num_states: int) -> np.ndarray:
+    """``H[N, c] = prod_j binom(N_j, c_j) / binom(n, k)``: subsample law, ``[|C_n|, |C_k|]``."""
+    big, small = CountSpace(n, num_states), CountSpace(k, num_states)
+    check_memory(
+        big.size * small.size * 8, f"the hypergeometric table |C_n| x |C_k| (n={n}, k={k})"
+    )
+    N = big.all().astype(np.float64)[:, None, :]
+    c = small.all().astype(np.float64)[None, :, :]
+    ok = (c <= N).all(axis=-1)
+    with np.errstate(invalid="ignore"):
+        logb = gammaln(N + 1) - gammaln(c + 1) - gammaln(np.maximum(N - c, 0) + 1)
+    log_total = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
+    return np.where(ok, np.exp(logb.sum(axis=-1) - log_total), 0.0)
+
+
+def global_action_table(
+    global_policy: GlobalActor, num_global_states: int, num_actions: int, k: int, num_states: int
+) -> np.ndarray:
+    """``pi_g(a | s_g, c)`` as ``[S_g, |C_k|, A_g]`` for any supported global policy.
+
+    A standard-parameterization policy reads a uniformly random ordering of the subsample,
+    so its action law at ``c`` averages its table over the tuples with counts ``c``.
+    """
+    space = CountSpace(k, num_states)
+    out = np.zeros((num_global_states, space.size, num_actions))
+    if isinstance(global_policy, UniformGlobalPolicy):
+        out[:] = 1.0 / num_actions
+    elif isinstance(global_policy, GlobalPolicy) and global_policy.parameterization == "mean-field":
+        g, c = np.indices(global_policy.table.shape)
+        out[g, c, global_policy.table] = 1.0
+    elif isinstance(global_policy, GlobalPolicy):
+        tuples = global_policy.space
+        tcounts = tuples.counts(np.arange(tuples.size))  # type: ignore[union-attr]
+        ranks = space.rank(tcounts)
+        weight = np.exp(-_log_multinomial_coef(tcounts))  # 1 / #orderings of the multiset
+        for g in range(num_global_states):
+            np.add.at(out[g], (ranks, global_policy.table[g]), weight)
+    else:
+        raise AltmarlError(
+            "exact evaluation needs a GlobalPolicy or UniformGlobalPolicy, "
+            f"got {type(global_policy).__name__}"
+        )
+    return out
+
+
+@lru_cache(maxsize=256)
+def _sum_ranks(a: int, b: int, num_states: int) -> np.ndarray:
+    """``rank_{a+b}(x + y)`` for every ``x in C_a`` and ``y in C_b``: ``[|C_a|, |C_b|]``."""
+    x = CountSpace(a, num_states).all()
+    y = CountSpace(b, num_states).all()
+    return CountSpace(a + b, num_states).rank(x[:, None, :] + y[None, :, :])
+
+
+def local_count_kernel(P_bar: np.ndarray, n: int) -> sp.csr_matrix:
+    """``Q[N, N'] = P(N' | N)`` with ``N' = sum_j Multinomial(N_j, P_bar[j])``.
+
+    P_bar: ``[L, L]`` averaged local kernel at one ``s_g``. Returns ``[|C_n|, |C_n|]`` CSR.
+    """
+    L = P_bar.shape[0]
+    space = CountSpace(n, L)
+    counts = space.all()
+    # pmf of the destinations of m agents leaving bin j, for every m <= n
+    pmfs = [[multinomial_pmf(CountSpace(m, L), P_bar[j]) for m in range(n + 1)] for j in range(L)]
+    rows, cols, vals = [], [], []
+    for r, N in enumerate(counts):
+        dist = np.ones(1)
+        total = 0
+        for j in range(L):
+            m = int(N[j])
+            if m == 0:
+                continue
+            joint = dist[:, None] * pmfs[j][m][None, :]
+            ranks = _sum_ranks(total, m, L)
+            total += m
+            dist = np.bincount(
+                ranks.ravel(), weights=joint.ravel(), minlength=CountSpace(total, L).size
+            )
+        nz = np.nonzero(dist)[0]
+        rows.append(np.full(nz.size, r))
+        cols.append(nz)
+        vals.append(dist[nz])
+    return sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(space.size, space.size),
+    )
+
+
+@dataclass(frozen=True)
+class PopulationModel:
+    """The count process of ``n`` agents under a shared local policy (independent of ``pi_g``).
+
+    local_kernels : per ``s_g`` the CSR matrix ``P(N' | N, s_g)``, ``[|C_n|, |C_n|]``.
+    local_reward : ``[S_g, |C_n|]`` ``(1/n) sum_j N_j rbar_l(j, s_g)``.
+    initial : ``[S_g, |C_n|]`` law of ``(s_g(0), N(0))``.
+    """
+
+    n: int
+    space: CountSpace
+    local_kernels: tuple[sp.csr_matrix, ...]
+    local_reward: np.ndarray
+    initial: np.ndarray
+
+
+def population_model(game: TabularGame, local_policy: LocalPolicy, n: int) -> PopulationModel:
+    """Build the exact count process of ``n`` agents under ``pi_l`` (tiny ``n``)."""
+    if n < 1:
+        raise AltmarlError(f"n = {n} must be >= 1")
+    space = CountSpace(n, game.num_sl)
+    if space.size * game.num_sg > MAX_CHAIN_STATES:
+        raise AltmarlError(
+            f"the exact count chain has |S_g| x |C_n| = {game.num_sg} x {space.size} states "
+            f"(n={n}), over the limit of {MAX_CHAIN_STATES}; use a smaller n or Monte Carlo"
+        )
+    P_bar, r_bar = game.averaged_local(local_policy.probs)
+    counts = space.all().astype(np.float64)
+    kernels = tuple(local_count_kernel(P_bar[:, g, :], n) for g in range(game.num_sg))
+    local_reward = (counts @ r_bar).T / n  # [S_g, C]
+    initial = game.rho_g[:, None] * initial_count_distribution(game, n)[None, :]
+    return PopulationModel(n, space, kernels, local_reward, initial)
+
+
+def _expect_next(model: PopulationModel, V: np.ndarray) -> np.ndarray:
+    """``EV[g, N, g'] = sum_N' P(N'|N, g) V[g', N']`` for ``V [S_g, C]``."""
+    return np.stack([Q @ V.T for Q in model.local_kernels])
+
+
+def chain_matrix(model: PopulationModel, global_next: np.ndarray) -> sp.csr_matrix:
+    """Transition matrix on ``(s_g, N)`` flattened as ``s_g * |C_n| + rank(N)``.
+
+    global_next: ``[S_g, C, S_g]`` law of ``s_g'`` given ``(s_g, N)``.
+    """
+    S = global_next.shape[0]
+    blocks = [
+        [sp.diags(global_next[g, :, h]) @ model.local_kernels[g] for h in range(S)]
+        for g in range(S)
+    ]
+    return sp.bmat(blocks, format="csr")
+
+
+@dataclass(frozen=True)
+class ExactEvaluation:
+    """Exact value of online execution: ``V[s_g, rank(N)]`` and its initial average."""
+
+    value: float
+    values: np.ndarray
+    action_probs: np.ndarray  # [S_g, C_n, A_g]
+
+
+def evaluate_exact(
+    game: TabularGame,
+    global_policy: GlobalActor,
+    local_policy: LocalPolicy,
+    n: int,
+    k: int,
+    horizon: int | None = None,
+    model: PopulationModel | None = None,
+) -> ExactEvaluation:
+    """Exact ``V(pi_g, pi_l)`` of online execution with ``n`` agents and subsample ``k``.
+
+    ``horizon=None`` is the infinite discounted sum (sparse linear solve); an integer
+    ``H`` is ``E[sum_{t<H} gamma^t r_t]`` (what a horizon-``H`` rollout estimates).
+    """
+    if not 0 <= k <= n:
+        raise AltmarlError(f"k = {k} must satisfy 0 <= k <= n = {n}")
+    model = model or population_model(game, local_policy, n)
+    act = global_action_table(global_policy, game.num_sg, game.num_ag, k, game.num_sl)
+    probs = np.einsum("Nc,gca->gNa", hypergeometric_matrix(n, k, game.num_sl), act)
+    reward = np.einsum("gNa,ga->gN", probs, game.r_g) + model.local_reward
+    global_next = np.einsum("gNa,gah->gNh", probs, game.P_g)
+    gamma = game.gamma
+    if horizon is None:
+        P = chain_matrix(model, global_next)
+        A = sp.identity(P.shape[0], format="csc") - gamma * P.tocsc()
+        V = spla.spsolve(A, reward.ravel()).reshape(reward.shape)
+    else:
+        V = np.zeros_like(reward)
+        for _ in range(int(horizon)):
+            EV = _expect_next(model, V)  # [g, N, g']
+            V = reward + gamma * np.einsum("gNh,gNh->gN", global_next, EV)
+    return ExactEvaluation(float((model.initial * V).sum()), V, probs)
+
+
+def exact_value(
+    game: TabularGame,
+    global_policy: GlobalActor,
+    local_policy: LocalPolicy,
+    n: int,
+    k: int,
+    horizon: int | None = None,
+) -> float:
+    """Exact value of online execution from the initial distribution (:func:`evaluate_exact`)."""
+    return evaluate_exact(game, global_policy, local_policy, n, k, horizon).value
+
+
+@dataclass(frozen=True)
+class OptimalControl:
+    """Optimal full-information global control against a fixed ``pi_l``.
+
+    value : from the initial distribution; values: ``[S_g, |C_n|]``;
+    policy : ``[S_g, |C_n|]`` optimal ``a_g`` given ``s_g`` and the counts of ALL ``n`` agents.
+    """
+
+    value: float
+    values: np.ndarray
+    policy: np.ndarray
+
+
+def optimal_global_control(
+    game: TabularGame,
+    local_policy: LocalPolicy,
+    n: int,
+    horizon: int | None = None,
+    model: PopulationModel | None = None,
+    tol: float = 1e-12,
+) -> OptimalControl:
+    """The global agent's best response with full information (an upper bound on any
+    feasible, subsampled global deviation), by policy iteration (``horizon=None``) or
+    backward induction over ``horizon`` steps."""
+    model = model or population_model(game, local_policy, n)
+    gamma = game.gamma
+    reward = game.r_g[:, None, :] + model.local_reward[:, :, None]  # [g, N, a]
+
+    def q_of(V: np.ndarray) -> np.ndarray:
+        EV = _expect_next(model, V)  # [g, N, h]
+        return reward + gamma * np.einsum("gah,gNh->gNa", game.P_g, EV)
+
+    if horizon is not None:
+        V = np.zeros(reward.shape[:2])
+        pol = np.zeros(reward.shape[:2], dtype=np.int64)
+        for _ in range(int(horizon)):
+            Q = q_of(V)
+            pol, V = Q.argmax(axis=2), Q.max(axis=2)
+        return OptimalControl(float((model.initial * V).sum()), V, pol)
+    S, C = reward.shape[:2]
+    pol = reward.argmax(axis=2)
+    g_idx, n_idx = np.indices((S, C))
+    for _ in range(1000):
+        global_next = game.P_g[g_idx, pol]  # [g, N, h]
+        P = chain_matrix(model, global_next)
+        A = sp.identity(P.shape[0], format="csc") - gamma * P.tocsc()
+        V = spla.spsolve(A, reward[g_idx, n_idx, pol].ravel()).reshape(S, C)
+        Q = q_of(V)
+        best = Q.max(axis=2)
+        improve = best > Q[g_idx, n_idx, pol] + tol * max(1.0, np.abs(best).max())
+        if not improve.any():
+            break
+        pol = np.where(improve, Q.argmax(axis=2), pol)
+    return OptimalControl(float((model.initial * V).sum()), V, pol)
+
+
+def optimal_global_value(
+    game: TabularGame, local_policy: LocalPolicy, n: int, horizon: int | None = None
+) -> float:
+    """Value of :func:`optimal_global_control` from the initial distribution."""
+    return optimal_global_control(game, local_policy, n, horizon).value

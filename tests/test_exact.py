@@ -1,0 +1,96 @@
+"""The exact count chain against brute-force enumeration over individual agents."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from altmarl.counts import CountSpace
+from altmarl.exact import (
+    dirichlet_multinomial_pmf,
+    evaluate_exact,
+    exact_value,
+    hypergeometric_matrix,
+    local_count_kernel,
+    optimal_global_control,
+    population_model,
+)
+from altmarl.policies import GlobalPolicy, LocalPolicy
+from altmarl.scenarios import random_game
+
+
+def test_hypergeometric_matches_subset_enumeration():
+    n, k, L = 5, 3, 3
+    H = hypergeometric_matrix(n, k, L)
+    big, small = CountSpace(n, L), CountSpace(k, L)
+    np.testing.assert_allclose(H.sum(1), 1.0)
+    for N in big.all()[::3]:
+        agents = np.repeat(np.arange(L), N)
+        brute = np.zeros(small.size)
+        subsets = list(itertools.combinations(range(n), k))
+        for sub in subsets:
+            brute[small.rank(np.bincount(agents[list(sub)], minlength=L))] += 1 / len(subsets)
+        np.testing.assert_allclose(H[big.rank(N)], brute, atol=1e-12)
+
+
+def test_local_count_kernel_matches_per_agent_enumeration():
+    rng = np.random.default_rng(0)
+    L, n = 3, 3
+    P = rng.dirichlet(np.ones(L), size=L)
+    Q = local_count_kernel(P, n).toarray()
+    space = CountSpace(n, L)
+    np.testing.assert_allclose(Q.sum(1), 1.0)
+    for N in space.all():
+        agents = np.repeat(np.arange(L), N)
+        brute = np.zeros(space.size)
+        for dest in itertools.product(range(L), repeat=n):
+            p = np.prod([P[s, d] for s, d in zip(agents, dest, strict=True)])
+            brute[space.rank(np.bincount(dest, minlength=L))] += p
+        np.testing.assert_allclose(Q[space.rank(N)], brute, atol=1e-12)
+
+
+def test_dirichlet_multinomial_is_a_distribution_with_the_right_mean():
+    space = CountSpace(6, 3)
+    alpha = np.array([0.3, 1.0, 2.0])
+    p = dirichlet_multinomial_pmf(space, alpha)
+    assert p.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(p @ space.all(), 6 * alpha / alpha.sum())
+
+
+def test_finite_horizon_converges_to_infinite_and_stays_in_bounds():
+    game = random_game(1, num_local_states=2)
+    rng = np.random.default_rng(2)
+    pg = GlobalPolicy(rng.integers(0, 2, size=(2, CountSpace(2, 2).size)), 2, 2, 2)
+    pl = LocalPolicy(rng.dirichlet(np.ones(2), size=(2, 2)))
+    v_inf = exact_value(game, pg, pl, 3, 2)
+    v_h = exact_value(game, pg, pl, 3, 2, horizon=400)
+    assert v_h == pytest.approx(v_inf, abs=game.value_bound * game.gamma**400 + 1e-9)
+    assert 0 <= v_inf <= game.value_bound
+
+
+def test_one_step_value_by_hand():
+    """Horizon 1: E[r_0] = sum rho_g(g) [ E_a r_g + E_N (1/n) sum_j N_j rbar(j, g) ]."""
+    game = random_game(5, num_local_states=2)
+    pl = LocalPolicy.uniform(2, 2, 2)
+    pg = GlobalPolicy.constant(1, num_global_states=2, num_actions=2, k=1, num_local_states=2)
+    _, r_bar = game.averaged_local(pl.probs)
+    by_hand = sum(game.rho_g[g] * (game.r_g[g, 1] + game.rho_l @ r_bar[:, g]) for g in range(2))
+    assert exact_value(game, pg, pl, 3, 1, horizon=1) == pytest.approx(by_hand)
+
+
+def test_optimal_control_dominates_and_is_attained_at_k_equals_n():
+    game = random_game(3, num_local_states=2)
+    rng = np.random.default_rng(4)
+    pl = LocalPolicy(rng.dirichlet(np.ones(2), size=(2, 2)))
+    n = 3
+    opt = optimal_global_control(game, pl, n)
+    model = population_model(game, pl, n)
+    for _ in range(5):
+        for k in (1, 2, 3):
+            pg = GlobalPolicy(rng.integers(0, 2, size=(2, CountSpace(k, 2).size)), k, 2, 2)
+            assert evaluate_exact(game, pg, pl, n, k, model=model).value <= opt.value + 1e-9
+    # with k = n the global agent sees everything: the optimum is a feasible policy
+    best = GlobalPolicy(opt.policy, n, 2, 2)
+    assert exact_value(game, best, pl, n, n) == pytest.approx(opt.value, rel=1e-10)

@@ -1,0 +1,202 @@
+"""Online execution: the two simulators against each other and against the exact chain."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from altmarl.counts import CountSpace
+from altmarl.errors import AltmarlError
+from altmarl.exact import exact_value, hypergeometric_matrix
+from altmarl.policies import GlobalPolicy, LocalPolicy, UniformGlobalPolicy
+from altmarl.scenarios import random_game, warehouse
+from altmarl.simulate import evaluate, subsample_counts, subsample_indices
+
+# Mean comparisons use |diff| <= Z * stderr; with the fixed seeds below a correct
+# simulator fails such a check with probability < 1e-5 per comparison.
+Z = 4.5
+
+
+def _mode_policy(k: int, L: int = 5) -> GlobalPolicy:
+    """Dispatcher that steers to the sample's mode (a non-trivial pi_g)."""
+    counts = CountSpace(k, L).all()
+    return GlobalPolicy(np.tile(counts.argmax(1), (L, 1)), k, L, L)
+
+
+def _local_policy(seed: int) -> LocalPolicy:
+    return LocalPolicy(np.random.default_rng(seed).dirichlet(np.ones(3), size=(5, 5)))
+
+
+def test_subsample_is_uniform_without_replacement():
+    rng = np.random.default_rng(1)
+    idx = subsample_indices(5, 2, 60000, rng)
+    assert (idx[:, 0] != idx[:, 1]).all() and idx.min() >= 0 and idx.max() < 5
+    pairs = np.sort(idx, axis=1) @ [5, 1]
+    freq = np.bincount(pairs, minlength=25)
+    observed = freq[[5 * a + b for a, b in itertools.combinations(range(5), 2)]]
+    assert observed.sum() == 60000
+    assert stats.chisquare(observed).pvalue > 1e-4
+
+
+def test_subsample_counts_are_multivariate_hypergeometric():
+    rng = np.random.default_rng(2)
+    N = np.array([3, 0, 2, 1])
+    draws = subsample_counts(np.tile(N, (40000, 1)), 3, rng)
+    space = CountSpace(3, 4)
+    observed = np.bincount(space.rank(draws), minlength=space.size)
+    expected = hypergeometric_matrix(6, 3, 4)[CountSpace(6, 4).rank(N)] * 40000
+    support = expected > 0
+    assert observed[~support].sum() == 0
+    assert stats.chisquare(observed[support], expected[support]).pvalue > 1e-4
+
+
+def test_huge_population_counts_simulator():
+    g = warehouse()
+    res = evaluate(
+        g, _mode_policy(10), _local_policy(0), n=10**9, k=10, rollouts=50, horizon=100, seed=3
+    )
+    assert np.isfinite(res.returns).all()
+    assert 0 <= res.returns.min() and res.returns.max() <= g.value_bound
+
+
+@pytest.mark.parametrize("simulator", ["counts", "agents"])
+def test_same_seed_same_output(simulator):
+    g = warehouse()
+    a = evaluate(
+        g,
+        _mode_policy(4),
+        _local_policy(1),
+        n=300,
+        k=4,
+        rollouts=7,
+        horizon=20,
+        seed=11,
+        simulator=simulator,
+        record=True,
+    )
+    b = evaluate(
+        g,
+        _mode_policy(4),
+        _local_policy(1),
+        n=300,
+        k=4,
+        rollouts=7,
+        horizon=20,
+        seed=11,
+        simulator=simulator,
+        record=True,
+    )
+    np.testing.assert_array_equal(a.returns, b.returns)
+    np.testing.assert_array_equal(a.occupancy, b.occupancy)
+    c = evaluate(
+        g,
+        _mode_policy(4),
+        _local_policy(1),
+        n=300,
+        k=4,
+        rollouts=7,
+        horizon=20,
+        seed=12,
+        simulator=simulator,
+    )
+    assert not np.array_equal(a.returns, c.returns)
+
+
+def test_agents_simulator_batches_do_not_change_the_law():
+    from altmarl.simulate import AgentSimulator
+
+    g = warehouse()
+    small = AgentSimulator(batch_agents=200)  # one rollout per batch
+    res = evaluate(
+        g,
+        _mode_policy(3),
+        _local_policy(2),
+        n=200,
+        k=3,
+        rollouts=600,
+        horizon=20,
+        seed=4,
+        simulator=small,
+    )
+    ref = evaluate(
+        g, _mode_policy(3), _local_policy(2), n=200, k=3, rollouts=600, horizon=20, seed=5
+    )
+    assert abs(res.mean - ref.mean) <= Z * math.hypot(res.stderr, ref.stderr)
+
+
+@pytest.mark.parametrize("n", [50, 1000])
+def test_simulators_agree_in_distribution(n):
+    """Mean return and per-step zone occupancy agree between the two simulators."""
+    g = warehouse()
+    kw = dict(n=n, k=5, rollouts=1500, horizon=30, record=True)
+    a = evaluate(g, _mode_policy(5), _local_policy(3), seed=21, simulator="agents", **kw)
+    c = evaluate(g, _mode_policy(5), _local_policy(3), seed=22, simulator="counts", **kw)
+    assert abs(a.mean - c.mean) <= Z * math.hypot(a.stderr, c.stderr)
+    assert stats.ks_2samp(a.returns, c.returns).pvalue > 1e-4
+    # per-step occupancy: H x L means; 5.5 sigma keeps the family-wise error < 1e-5
+    m_a, m_c = a.occupancy.mean(0), c.occupancy.mean(0)
+    se = np.sqrt(a.occupancy.var(0, ddof=1) / 1500 + c.occupancy.var(0, ddof=1) / 1500)
+    assert (np.abs(m_a - m_c) <= 5.5 * se + 1e-12).all()
+    for r in (a, c):
+        np.testing.assert_allclose(r.occupancy.sum(-1), 1.0)
+        expected_mode = np.argmax(r.occupancy, axis=-1)
+        np.testing.assert_array_equal(r.population_mode, expected_mode)
+        assert 0.0 <= r.mode_mismatch_rate <= 1.0
+
+
+@pytest.mark.parametrize("simulator", ["counts", "agents"])
+@pytest.mark.parametrize(
+    "case",
+    ["mean-field", "standard", "uniform-dispatcher", "dirichlet"],
+)
+def test_tiny_game_matches_exact_count_chain(simulator, case):
+    """n <= 4: Monte-Carlo mean return equals the exact expectation on the count chain."""
+    L = 3
+    game = random_game(
+        7, num_global_states=2, num_global_actions=2, num_local_states=L, num_local_actions=2
+    )
+    if case == "dirichlet":
+        from altmarl.game import TabularGame
+
+        game = TabularGame.from_arrays(
+            P_g=game.P_g,
+            P_l=game.P_l,
+            r_g=game.r_g,
+            r_l=game.r_l,
+            gamma=game.gamma,
+            rho_g=game.rho_g,
+            dirichlet_alpha=[0.3, 1.0, 2.0],
+        )
+    rng = np.random.default_rng(8)
+    n, k, H = 4, 2, 25
+    pl = LocalPolicy(rng.dirichlet(np.ones(2), size=(L, 2)))
+    if case == "standard":
+        from altmarl.counts import TupleSpace
+
+        pg = GlobalPolicy(rng.integers(0, 2, size=(2, TupleSpace(k, L).size)), k, L, 2, "standard")
+    elif case == "uniform-dispatcher":
+        pg = UniformGlobalPolicy(2)
+    else:
+        pg = GlobalPolicy(rng.integers(0, 2, size=(2, CountSpace(k, L).size)), k, L, 2)
+    exact = exact_value(game, pg, pl, n, k, horizon=H)
+    res = evaluate(game, pg, pl, n=n, k=k, rollouts=40000, horizon=H, seed=9, simulator=simulator)
+    assert abs(res.mean - exact) <= Z * res.stderr, (res.mean, exact, res.stderr)
+
+
+def test_evaluate_rejects_bad_arguments():
+    g = warehouse()
+    pg, pl = _mode_policy(3), _local_policy(0)
+    with pytest.raises(AltmarlError, match="k = 3 must satisfy 0 <= k <= n = 2"):
+        evaluate(g, pg, pl, n=2, k=3)
+    with pytest.raises(AltmarlError, match="differs from the global policy's k"):
+        evaluate(g, pg, pl, n=100, k=4)
+    with pytest.raises(AltmarlError, match="rollouts"):
+        evaluate(g, pg, pl, n=100, k=3, rollouts=0)
+    with pytest.raises(AltmarlError, match="simulator"):
+        evaluate(g, pg, pl, n=100, k=3, simulator="magic")
+    with pytest.raises(AltmarlError, match="too large for the agents simulator"):
+        evaluate(g, pg, pl, n=10**9, k=3, simulator="agents")
