@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from altmarl.errors import AltmarlError
 
 #: Subcommand modules under ``altmarl.cli``; a new command is a new module listed here.
-COMMANDS: tuple[str, ...] = ("simulate",)
+COMMANDS: tuple[str, ...] = ("simulate", "glearn", "llearn", "train", "evaluate", "certify")
 
 
 class _Parser(argparse.ArgumentParser):

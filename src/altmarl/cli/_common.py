@@ -49,6 +49,18 @@ def big_int(text: str) -> int:
     return value
 
 
+def samples_or_exact(text: str) -> int | None:
+    if text.strip().lower() in ("exact", "inf", "none"):
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer or 'exact'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 1 (samples per entry) or 'exact'")
+    return value
+
+
 def positive_float(text: str) -> float:
     try:
         value = float(text)

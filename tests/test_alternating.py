@@ -1,0 +1,370 @@
+"""ALTERNATING-MARL: the UPDATE rule, the driver, checkpoints and resume, the CLI."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+from altmarl.alternating import (
+    TIMING_FIELDS,
+    AlternatingConfig,
+    AlternatingMARL,
+    Estimate,
+    read_history,
+    update_rule,
+)
+from altmarl.errors import AltmarlError
+from altmarl.policies import GlobalPolicy, LocalPolicy, load_policy_dir
+from altmarl.scenarios import warehouse
+
+# ------------------------------------------------------------------- UPDATE by hand
+
+
+@pytest.mark.parametrize(
+    "old, new, eps, expected",
+    [
+        (10.0, 12.0, 0.5, "accept"),  # intervals [9.5,10.5] and [11.5,12.5]: disjoint, new ahead
+        (10.0, 11.0, 0.5, "accept"),  # exactly 2 eps apart: intervals touch, new ahead
+        (12.0, 10.0, 0.5, "reject"),
+        (11.0, 10.0, 0.5, "reject"),
+        (10.0, 10.9, 0.5, "terminate"),  # overlap
+        (10.0, 9.2, 0.5, "terminate"),
+    ],
+)
+def test_update_rule_cases(old, new, eps, expected):
+    assert update_rule(old, new, eps) == expected
+
+
+def test_update_rule_rejects_negative_tolerance():
+    with pytest.raises(AltmarlError, match="eps_tol"):
+        update_rule(1.0, 2.0, -0.1)
+
+
+# ------------------------------------------------------------------- the driver, scripted
+
+GAME = warehouse()
+K = 2
+
+
+def _pg(action: int) -> GlobalPolicy:
+    return GlobalPolicy.constant(
+        action, num_global_states=5, num_actions=5, k=K, num_local_states=5
+    )
+
+
+@dataclass
+class _Info:
+    value: float = 0.0
+    samples: int = 7
+
+    def as_dict(self):
+        return {"value": self.value, "samples": self.samples, "seconds": 0.0}
+
+
+@dataclass
+class _GResult:
+    policy: GlobalPolicy
+    q: np.ndarray = field(default_factory=lambda: np.zeros((5, 15, 5)))
+    info: _Info = field(default_factory=_Info)
+
+
+class _ScriptedGlobal:
+    """Proposes constant dispatchers 1, 2, 3, ... in turn."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def best_response(self, game, local_policy, k, *, seed=0, q0=None):
+        self.calls += 1
+        return _GResult(_pg(self.calls))
+
+
+class _ScriptedLocal:
+    def __init__(self):
+        self.calls = 0
+
+    def best_response(self, game, global_policy, k, *, local_policy=None, seed=0):
+        self.calls += 1
+        probs = np.zeros((5, 5, 3))
+        probs[..., self.calls % 3] = 1.0
+        return LocalPolicy(probs), _Info()
+
+
+class _ScriptedEvaluator:
+    """Returns scripted (old, new) estimates, one pair per proposal."""
+
+    def __init__(self, script):
+        self.script = list(script)
+
+    def estimate(self, game, pairs, seed):
+        old, new = self.script.pop(0)
+        return [Estimate(old, 0.0), Estimate(new, 0.0)]
+
+
+def _driver(script, **kw):
+    cfg = AlternatingConfig(k=K, n=10, eps_tol=0.5, **kw)
+    return AlternatingMARL(
+        GAME,
+        cfg,
+        global_oracle=_ScriptedGlobal(),
+        local_oracle=_ScriptedLocal(),
+        evaluator=_ScriptedEvaluator(script),
+    )
+
+
+def test_driver_accepts_rejects_and_stops_when_both_players_fail_to_improve():
+    # local accept, global reject, local overlap -> both confirmed since last accept: stop
+    res = _driver([(10, 12), (12, 10), (12, 12.3)], alternations=5).run(progress=False)
+    assert [r["decision"] for r in res.history] == ["accept", "reject", "terminate"]
+    assert res.accepted == 1 and res.rejected == 1 and res.terminated_early
+    # the accepted local proposal is kept, the rejected global one is not
+    np.testing.assert_array_equal(res.global_policy.table, _pg(0).table)
+    assert res.local_policy.probs[0, 0, 1] == 1.0
+
+
+def test_driver_overlap_of_one_player_does_not_stop_by_default():
+    # local overlap (only local confirmed), global accept, local accept, global overlap,
+    # local overlap -> stop after 5 proposals
+    script = [(10, 10.2), (10, 12), (12, 14), (14, 14.1), (14, 13.9)]
+    res = _driver(script, alternations=5).run(progress=False)
+    assert [r["decision"] for r in res.history] == [
+        "terminate",
+        "accept",
+        "accept",
+        "terminate",
+        "terminate",
+    ]
+    np.testing.assert_array_equal(res.global_policy.table, _pg(1).table)
+    # the paper's literal rule stops at the first overlap
+    res = _driver(script, alternations=5, stop_rule="first-overlap").run(progress=False)
+    assert len(res.history) == 1 and res.terminated_early
+
+
+def test_driver_runs_all_alternations_when_every_step_improves():
+    script = [(10 + 2 * i, 12 + 2 * i) for i in range(6)]
+    res = _driver(script, alternations=3).run(progress=False)
+    assert res.accepted == 6 and not res.terminated_early
+    # the estimated potential of the accepted sequence never decreases
+    accepted = [r["new_value"] for r in res.history if r["decision"] == "accept"]
+    assert accepted == sorted(accepted)
+    assert [r["player"] for r in res.history] == ["local", "global"] * 3
+
+
+def test_config_validation():
+    with pytest.raises(AltmarlError, match="k = 11 must be <= n = 10"):
+        AlternatingMARL(GAME, AlternatingConfig(k=11, n=10))
+    with pytest.raises(AltmarlError, match="order"):
+        AlternatingMARL(GAME, AlternatingConfig(k=1, n=10, order=("dispatcher",)))
+    with pytest.raises(AltmarlError, match="initial_global_action"):
+        AlternatingMARL(GAME, AlternatingConfig(k=1, n=10, initial_global_action=7))
+
+
+# ------------------------------------------------------------------- checkpoints and resume
+
+FAST = dict(
+    k=3,
+    n=200,
+    eps_tol=0.02,
+    update_rollouts=20,
+    update_horizon=40,
+    final_rollouts=10,
+    final_horizon=40,
+    alternations=3,
+    local_options={"iterations": 1, "num_initial": 2},
+    order=("global", "local"),
+    seed=5,
+)
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def _strip_timing(rows):
+    return [{k: v for k, v in r.items() if k not in TIMING_FIELDS} for r in rows]
+
+
+def test_interrupt_and_resume_gives_the_uninterrupted_output(tmp_path):
+    cfg = AlternatingConfig(**FAST)
+    full = AlternatingMARL(GAME, cfg).run(tmp_path / "full", progress=False)
+    assert len(full.history) >= 3
+
+    def stop_at_2(step):
+        if step == 2:
+            raise _Interrupt
+
+    with pytest.raises(_Interrupt):
+        AlternatingMARL(GAME, cfg).run(tmp_path / "cut", progress=False, on_step=stop_at_2)
+    state = json.loads((tmp_path / "cut" / "state.json").read_text())
+    assert state["step"] == 2 and not state["finished"]
+    with pytest.raises(AltmarlError, match="--resume"):
+        AlternatingMARL(GAME, cfg).run(tmp_path / "cut", progress=False)
+    resumed = AlternatingMARL(GAME, cfg).run(tmp_path / "cut", resume=True, progress=False)
+    np.testing.assert_array_equal(resumed.global_policy.table, full.global_policy.table)
+    np.testing.assert_array_equal(resumed.local_policy.probs, full.local_policy.probs)
+    assert _strip_timing(resumed.history) == _strip_timing(full.history)
+    assert resumed.value == full.value
+    on_disk = _strip_timing(read_history(tmp_path / "cut" / "history.csv"))
+    assert on_disk == _strip_timing(read_history(tmp_path / "full" / "history.csv"))
+    a = load_policy_dir(tmp_path / "cut" / "policy", GAME)
+    np.testing.assert_array_equal(a.local_policy.probs, full.local_policy.probs)
+
+
+def test_resume_refuses_a_different_config(tmp_path):
+    cfg = AlternatingConfig(**{**FAST, "alternations": 1})
+    AlternatingMARL(GAME, cfg).run(tmp_path / "r", progress=False)
+    other = AlternatingConfig(**{**FAST, "alternations": 1, "seed": 6})
+    with pytest.raises(AltmarlError, match="seed=5"):
+        AlternatingMARL(GAME, other).run(tmp_path / "r", resume=True, progress=False)
+
+
+# ------------------------------------------------------------------- CLI
+
+
+def test_train_cli_json_files_and_resume(tmp_path, cli, cli_json):
+    out = tmp_path / "run"
+    args = [
+        "train",
+        "--k",
+        "3",
+        "--n",
+        "200",
+        "--update-rollouts",
+        "20",
+        "--rollouts",
+        "10",
+        "--horizon",
+        "40",
+        "--alternations",
+        "1",
+        "--out",
+        str(out),
+    ]
+    res = cli_json(*args)
+    for key in (
+        "accepted",
+        "rejected",
+        "terminated_early",
+        "value",
+        "value_ci",
+        "seconds",
+        "best_constant_dispatcher_value",
+        "uniform_dispatcher_value",
+    ):
+        assert key in res
+    assert res["value_ci"][0] <= res["value"] <= res["value_ci"][1]
+    assert (out / "policy" / "policy.npz").is_file() and (out / "history.csv").is_file()
+    config = json.loads((out / "config.json").read_text())
+    assert config["k"] == 3 and config["game"]["name"] == "warehouse"
+    code, _, err = cli(*args)
+    assert code == 2 and "--resume" in err
+    again = cli_json(*args, "--resume")
+    assert again["value"] == res["value"]
+    ev = cli_json(
+        "evaluate",
+        "--policy-dir",
+        str(out / "policy"),
+        "--scenario",
+        "warehouse",
+        "--n",
+        "200",
+        "--k",
+        "3",
+        "--rollouts",
+        "5",
+        "--horizon",
+        "10",
+    )
+    assert {"value", "value_ci", "mode_mismatch_rate"} <= set(ev)
+
+
+def test_certify_cli(tmp_path, cli_json, cli):
+    from games import sticky_two_zones
+
+    game = sticky_two_zones(0)
+    game.to_npz(tmp_path / "g.npz")
+    out = cli_json(
+        "train",
+        "--game",
+        str(tmp_path / "g.npz"),
+        "--k",
+        "2",
+        "--n",
+        "3",
+        "--evaluation",
+        "exact",
+        "--m",
+        "exact",
+        "--local-oracle",
+        "planning",
+        "--eps-tol",
+        "0.001",
+        "--out",
+        str(tmp_path / "run"),
+    )
+    assert out["accepted"] >= 1
+    cert = cli_json(
+        "certify",
+        "--game",
+        str(tmp_path / "g.npz"),
+        "--policy-dir",
+        str(tmp_path / "run" / "policy"),
+        "--n",
+        "3",
+        "--k",
+        "2",
+    )
+    for key in (
+        "value",
+        "global_gap_upper",
+        "local_gap_upper",
+        "global_gap_restricted",
+        "local_gap_restricted",
+        "eps",
+    ):
+        assert key in cert
+    assert cert["value"] == pytest.approx(out["value"])
+    code, _, err = cli(
+        "certify",
+        "--game",
+        str(tmp_path / "g.npz"),
+        "--policy-dir",
+        str(tmp_path / "run" / "policy"),
+        "--n",
+        "3",
+        "--k",
+        "3",
+    )
+    assert code == 2 and "differs from the policy's k" in err
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["train", "--k", "20", "--n", "10", "--out", "x"], "--k 20 must be <= --n 10"),
+        (["train", "--k", "0", "--out", "x"], "argument --k"),
+        (["train", "--m", "-1", "--out", "x"], "argument --m"),
+        (["train", "--eps-tol", "0", "--out", "x"], "argument --eps-tol"),
+        (["train", "--k", "3"], "--out"),
+        (
+            [
+                "evaluate",
+                "--policy-dir",
+                "/nope",
+                "--scenario",
+                "warehouse",
+                "--n",
+                "5",
+                "--k",
+                "2",
+            ],
+            "needs policy.npz",
+        ),
+    ],
+)
+def test_bad_input_exits_2(cli, argv, needle):
+    code, _, err = cli(*argv)
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
