@@ -167,6 +167,7 @@ class AlternatingConfig:
     local_oracle: str = "mean-field"
     local_options: dict[str, Any] = field(default_factory=dict)
     stop_rule: str = "all-players"
+    warm_start: bool = True
 
     def validate(self, game: TabularGame) -> None:
         if self.k < 1:
@@ -337,9 +338,15 @@ class AlternatingMARL:
 
     # -- one proposal ---------------------------------------------------------------
     def propose(
-        self, player: str, pi_g: GlobalPolicy, pi_l: LocalPolicy, seed: np.random.SeedSequence
-    ) -> tuple[GlobalPolicy, LocalPolicy, dict[str, Any]]:
-        """Ask ``player`` for a best response; returns the proposed pair and oracle info."""
+        self,
+        player: str,
+        pi_g: GlobalPolicy,
+        pi_l: LocalPolicy,
+        seed: np.random.SeedSequence,
+        q0: np.ndarray | None = None,
+    ) -> tuple[GlobalPolicy, LocalPolicy, dict[str, Any], np.ndarray | None]:
+        """Ask ``player`` for a best response; returns the proposed pair, the oracle's info
+        and (global proposals) the Q table, which warm-starts the next G-LEARN call."""
         k = self.config.k
         if player == "local":
             new_l, info = self.local_oracle.best_response(
@@ -356,8 +363,11 @@ class AlternatingMARL:
                     "iterations": 0,
                     "oracle_seconds": float(d.get("seconds", 0.0)),
                 },
+                None,
             )
-        res = self.global_oracle.best_response(self.game, pi_l, k, seed=np.random.default_rng(seed))
+        res = self.global_oracle.best_response(
+            self.game, pi_l, k, seed=np.random.default_rng(seed), q0=q0
+        )
         d = res.info.as_dict()
         policy = res.policy
         if policy.parameterization != pi_g.parameterization:
@@ -372,6 +382,7 @@ class AlternatingMARL:
                 "iterations": int(d.get("iterations", 0)),
                 "oracle_seconds": float(d.get("seconds", 0.0)),
             },
+            res.q,
         )
 
     # -- the loop -------------------------------------------------------------------
@@ -395,10 +406,11 @@ class AlternatingMARL:
         pi_g, pi_l = self.initial_pair()
         history: list[dict[str, Any]] = []
         step0, terminated, elapsed0 = 0, False, 0.0
+        q_warm: np.ndarray | None = None
         if ckpt is not None:
             if resume and ckpt.exists():
                 ckpt.check_config(c)
-                pi_g, pi_l, history, step0, terminated, elapsed0 = ckpt.load(game)
+                pi_g, pi_l, history, step0, terminated, elapsed0, q_warm = ckpt.load(game)
             elif ckpt.exists() and not resume:
                 raise AltmarlError(
                     f"--out {ckpt.root} already holds a run; pass --resume to continue it "
@@ -414,7 +426,9 @@ class AlternatingMARL:
             alternation, phase = divmod(step, len(c.order))
             player = c.order[phase]
             oracle_seed, eval_seed = np.random.SeedSequence([c.seed, step]).spawn(2)
-            new_g, new_l, info = self.propose(player, pi_g, pi_l, oracle_seed)
+            new_g, new_l, info, q = self.propose(player, pi_g, pi_l, oracle_seed, q_warm)
+            if q is not None and c.warm_start:
+                q_warm = q
             t1 = time.perf_counter()
             old_est, new_est = self.evaluator.estimate(
                 game, [(pi_g, pi_l), (new_g, new_l)], eval_seed
@@ -447,7 +461,14 @@ class AlternatingMARL:
             bar.update(1)
             if ckpt is not None:
                 ckpt.save(
-                    pi_g, pi_l, history, step, terminated, game, elapsed0 + time.perf_counter() - t0
+                    pi_g,
+                    pi_l,
+                    history,
+                    step,
+                    terminated,
+                    game,
+                    elapsed0 + time.perf_counter() - t0,
+                    q_warm,
                 )
             if on_step is not None:
                 on_step(step)
@@ -550,7 +571,7 @@ class _Checkpoint:
                 f"not {want[key]!r}; rerun with the original arguments"
             )
 
-    def save(self, pi_g, pi_l, history, step, terminated, game, elapsed) -> None:
+    def save(self, pi_g, pi_l, history, step, terminated, game, elapsed, q_warm=None) -> None:
         save_policy_dir(
             self.root / "policy",
             pi_g,
@@ -559,6 +580,12 @@ class _Checkpoint:
             extra_meta={"step": step},
         )
         write_history(self.root / "history.csv", history)
+        if q_warm is not None:
+            # the warm start of the next G-LEARN call: without it a resumed run could
+            # break a near-tie differently from an uninterrupted one
+            tmp = self.root / "q_warm.tmp.npy"
+            np.save(tmp, q_warm)
+            tmp.replace(self.root / "q_warm.npy")
         state = {"step": step, "terminated": terminated, "finished": False, "seconds": elapsed}
         _atomic_write(self.root / "state.json", json.dumps(state, indent=2) + "\n")
 
@@ -572,6 +599,8 @@ class _Checkpoint:
                 f"--resume: {self.root} is inconsistent (history has {len(history)} rows, "
                 f"state says step {step})"
             )
+        q_path = self.root / "q_warm.npy"
+        q_warm = np.load(q_path) if q_path.is_file() else None
         return (
             pair.global_policy,
             pair.local_policy,
@@ -579,6 +608,7 @@ class _Checkpoint:
             step,
             bool(state["terminated"]),
             float(state.get("seconds", 0.0)),
+            q_warm,
         )
 
     def finish(self, result: AlternatingResult) -> None:

@@ -16,7 +16,15 @@ from collections.abc import Sequence
 from altmarl.errors import AltmarlError
 
 #: Subcommand modules under ``altmarl.cli``; a new command is a new module listed here.
-COMMANDS: tuple[str, ...] = ("simulate", "glearn", "llearn", "train", "evaluate", "certify")
+COMMANDS: tuple[str, ...] = (
+    "simulate",
+    "glearn",
+    "llearn",
+    "train",
+    "evaluate",
+    "certify",
+    "reproduce",
+)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,218 @@
+"""Figures of the warehouse study (SPEC §7 G.1), each with the CSV behind it.
+
+reward_vs_k.png, runtime_vs_k.png, mode_mismatch_vs_k.png, zone_heatmap.png and
+summary.md, written into the study directory.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never open a window
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        for row in rows:
+            w.writerow([repr(float(v)) if isinstance(v, float | np.floating) else v for v in row])
+
+
+def band_plot(ax, x, mean, std, label: str, color: str | None = None, marker: str = "o") -> None:
+    """Mean line with a +-1 std band (spread over seeds)."""
+    line = ax.plot(x, mean, marker=marker, label=label, color=color)[0]
+    ax.fill_between(x, mean - std, mean + std, alpha=0.25, color=line.get_color(), lw=0)
+
+
+def _stats(values: dict[int, np.ndarray]) -> tuple[np.ndarray, ...]:
+    ks = np.array(sorted(values))
+    mean = np.array([values[k].mean() for k in ks])
+    std = np.array([values[k].std(ddof=1) if values[k].size > 1 else 0.0 for k in ks])
+    lo = np.array([values[k].min() for k in ks])
+    hi = np.array([values[k].max() for k in ks])
+    n = np.array([values[k].size for k in ks])
+    return ks, mean, std, lo, hi, n
+
+
+def warehouse_figures(out: Path, study: Any) -> dict[str, Path]:
+    """Write every figure and table of the warehouse study from ``out/results.csv``."""
+    from altmarl.experiments.warehouse import load_ok_rows, per_k
+
+    out = Path(out)
+    rows = load_ok_rows(out)
+    if not rows:
+        return {}
+    written: dict[str, Path] = {}
+    ks, v_mean, v_std, v_lo, v_hi, n_ok = _stats(per_k(rows, "value"))
+    _, u_mean, *_ = _stats(per_k(rows, "uniform_value"))
+    _, c_mean, *_ = _stats(per_k(rows, "best_constant_value"))
+    write_csv(
+        out / "reward_vs_k.csv",
+        [
+            "k",
+            "seeds",
+            "value_mean",
+            "value_std",
+            "value_min",
+            "value_max",
+            "uniform_mean",
+            "best_constant_mean",
+        ],
+        list(zip(ks, n_ok, v_mean, v_std, v_lo, v_hi, u_mean, c_mean, strict=True)),
+    )
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    band_plot(ax, ks, v_mean, v_std, "ALTERNATING-MARL (mean ± std over seeds)")
+    ax.plot(ks, c_mean, "--", color="tab:green", label="best constant dispatcher")
+    ax.plot(ks, u_mean, ":", color="tab:red", label="uniform-random dispatcher")
+    ax.set(
+        xlabel="k (sampled robots)",
+        ylabel="cumulative discounted reward",
+        title=f"Warehouse, n = {study.n}",
+    )
+    ax.legend(fontsize=8)
+    written["reward_vs_k"] = _save(fig, out / "reward_vs_k.png")
+
+    ks_t, t_mean, t_std, *_ = _stats(per_k(rows, "train_seconds"))
+    write_csv(
+        out / "runtime_vs_k.csv",
+        ["k", "train_seconds_mean", "train_seconds_std"],
+        list(zip(ks_t, t_mean, t_std, strict=True)),
+    )
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    band_plot(ax, ks_t, t_mean, t_std, "training run (mean ± std)")
+    ax.set(xlabel="k", ylabel="seconds", title="Learning runtime vs k")
+    written["runtime_vs_k"] = _save(fig, out / "runtime_vs_k.png")
+
+    ks_m, m_mean, m_std, *_ = _stats(per_k(rows, "mode_mismatch"))
+    write_csv(
+        out / "mode_mismatch_vs_k.csv",
+        ["k", "mismatch_mean", "mismatch_std"],
+        list(zip(ks_m, m_mean, m_std, strict=True)),
+    )
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    band_plot(ax, ks_m, m_mean, m_std, "P(a_g != population mode)")
+    ax.set(
+        xlabel="k",
+        ylabel="mismatch rate",
+        ylim=(0, 1),
+        title="Dispatcher's action vs the true mode",
+    )
+    written["mode_mismatch_vs_k"] = _save(fig, out / "mode_mismatch_vs_k.png")
+
+    written["zone_heatmap"] = _zone_heatmap(out, study, [int(k) for k in ks])
+    written["summary"] = _summary(
+        out, study, rows, ks, v_mean, v_std, u_mean, c_mean, m_mean, t_mean, n_ok
+    )
+    return written
+
+
+def _zone_heatmap(out: Path, study: Any, ks: list[int]) -> Path:
+    from altmarl.experiments.warehouse import policy_dir
+    from altmarl.policies import load_policy_dir
+    from altmarl.scenarios import warehouse
+    from altmarl.simulate import evaluate
+
+    game = warehouse()
+    picks = sorted({ks[0], ks[len(ks) // 2], ks[-1]})
+    picks = [k for k in picks if (policy_dir(out, k, 0) / "policy.npz").is_file()]
+    fig, axes = plt.subplots(len(picks), 1, figsize=(7.5, 2.3 * max(1, len(picks))), squeeze=False)
+    rows = []
+    for ax, k in zip(axes[:, 0], picks, strict=False):
+        pair = load_policy_dir(policy_dir(out, k, 0), game)
+        rec = evaluate(
+            game,
+            pair.global_policy,
+            pair.local_policy,
+            n=study.n,
+            k=k,
+            rollouts=1,
+            horizon=study.horizon,
+            seed=0,
+            record=True,
+        )
+        occ = rec.occupancy[0]  # [H, zones]
+        t = np.arange(occ.shape[0])
+        im = ax.imshow(
+            occ.T,
+            aspect="auto",
+            origin="lower",
+            cmap="viridis",
+            vmin=0,
+            vmax=1,
+            extent=(-0.5, occ.shape[0] - 0.5, -0.5, game.num_sl - 0.5),
+        )
+        ax.plot(t, rec.global_actions[0], ".", color="white", ms=3, label="dispatcher a_g")
+        ax.step(t, rec.population_mode[0], where="mid", color="tab:red", lw=1, label="true mode")
+        ax.set(ylabel=f"zone (k={k})")
+        for ti in t:
+            for z in range(game.num_sl):
+                rows.append(
+                    (
+                        k,
+                        int(ti),
+                        z,
+                        float(occ[ti, z]),
+                        int(rec.global_actions[0, ti]),
+                        int(rec.population_mode[0, ti]),
+                    )
+                )
+        fig.colorbar(im, ax=ax, label="fraction of robots")
+    if picks:
+        axes[0, 0].legend(fontsize=7, loc="upper right")
+        axes[-1, 0].set_xlabel("time step")
+    fig.suptitle("Zone occupancy over one episode (seed 0)")
+    write_csv(
+        out / "zone_heatmap.csv",
+        ["k", "t", "zone", "fraction", "dispatcher_action", "true_mode"],
+        rows,
+    )
+    return _save(fig, out / "zone_heatmap.png")
+
+
+def _summary(out, study, rows, ks, v_mean, v_std, u_mean, c_mean, m_mean, t_mean, n_ok) -> Path:
+    failed = 0
+    from altmarl.experiments.sweep import read_results
+
+    all_rows = read_results(out / "results.csv")
+    ok_keys = {(int(r["k"]), int(r["seed"])) for r in rows}
+    failed = len(
+        {(r["k"], r["seed"]) for r in all_rows if r["status"] == "failed"}
+        - {(str(k), str(s)) for k, s in ok_keys}
+    )
+    lines = [
+        "# Warehouse study (SPEC §7 G.1)",
+        "",
+        f"n = {study.n}, seeds = {study.seeds}, rollouts = {study.rollouts}, horizon = "
+        f"{study.horizon}, alternations = {study.alternations}, m = {study.m}, order = "
+        f"{'-'.join(study.order)}, eps_tol = {study.eps_tol}, local oracle = "
+        f"{study.local_oracle}.",
+        f"Finished jobs: {len(rows)}; failed: {failed}.",
+        "",
+        "| k | seeds | value (mean ± std) | best constant | uniform | beats both | "
+        "mode mismatch | train s |",
+        "|---:|---:|---:|---:|---:|:---:|---:|---:|",
+    ]
+    for i, k in enumerate(ks):
+        beats = v_mean[i] > c_mean[i] and v_mean[i] > u_mean[i]
+        lines.append(
+            f"| {int(k)} | {int(n_ok[i])} | {v_mean[i]:.2f} ± {v_std[i]:.2f} | {c_mean[i]:.2f} | "
+            f"{u_mean[i]:.2f} | {'yes' if beats else 'no'} | {m_mean[i]:.3f} | {t_mean[i]:.1f} |"
+        )
+    path = out / "summary.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,247 @@
+"""The warehouse study of Appendix G.1 (SPEC §7): train and evaluate over a (k, seed) grid.
+
+One job = one full ALTERNATING-MARL training run at ``(k, seed)`` plus its evaluation
+(``rollouts`` x ``horizon`` online execution with ``n`` robots), the mode-mismatch rate
+of its dispatcher, and the two reference dispatchers (uniform-random, best constant)
+against the same local policy with common random numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from altmarl.errors import AltmarlError
+from altmarl.experiments.sweep import Job, read_results, run_sweep
+
+FIELDNAMES = (
+    "value",
+    "value_std",
+    "mode_mismatch",
+    "uniform_value",
+    "best_constant_value",
+    "train_seconds",
+    "global_samples",
+    "local_samples",
+    "accepted",
+    "rejected",
+    "proposals",
+    "terminated_early",
+)
+
+
+@dataclass(frozen=True)
+class WarehouseStudy:
+    """The protocol (defaults: SPEC §7 G.1; ``order`` and ``eps_tol`` documented in docs/)."""
+
+    k_values: tuple[int, ...] = tuple(range(1, 51))
+    seeds: int = 15
+    rollouts: int = 50
+    horizon: int = 100
+    n: int = 1000
+    alternations: int = 10
+    m: int | None = 30
+    order: tuple[str, ...] = ("global", "local")
+    eps_tol: float = 0.25
+    update_rollouts: int = 100
+    local_oracle: str = "mean-field"
+    tol: float = 1e-3
+
+    @classmethod
+    def quick(cls) -> WarehouseStudy:
+        """A reduced protocol (a few k, a few seeds) that finishes in about a minute."""
+        return cls(k_values=(1, 6, 24), seeds=2, rollouts=30, alternations=4)
+
+    def validate(self) -> None:
+        if not self.k_values:
+            raise AltmarlError("--k-values is empty")
+        if min(self.k_values) < 1 or max(self.k_values) > self.n:
+            raise AltmarlError(
+                f"--k-values must lie in [1, --n {self.n}], got {min(self.k_values)}.."
+                f"{max(self.k_values)}"
+            )
+        for name in ("seeds", "rollouts", "horizon", "alternations", "update_rollouts"):
+            if getattr(self, name) < 1:
+                raise AltmarlError(f"--{name} {getattr(self, name)} must be >= 1")
+
+    def jobs(self) -> list[Job]:
+        base = {key: val for key, val in asdict(self).items() if key not in ("k_values", "seeds")}
+        return [
+            Job({"k": k, "seed": s}, {**base, "k": k, "seed": s})
+            for k in self.k_values
+            for s in range(self.seeds)
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["k_values"] = list(self.k_values)
+        d["order"] = list(self.order)
+        return d
+
+
+def warehouse_job(params: dict[str, Any]) -> dict[str, Any]:
+    """Train at ``(k, seed)`` and evaluate; a top-level function so workers can import it."""
+    from altmarl.alternating import AlternatingConfig, AlternatingMARL, final_seed
+    from altmarl.baselines import dispatcher_baselines
+    from altmarl.scenarios import warehouse
+    from altmarl.simulate import evaluate
+
+    game = warehouse()
+    k, n = int(params["k"]), int(params["n"])
+    cfg = AlternatingConfig(
+        k=k,
+        n=n,
+        alternations=int(params["alternations"]),
+        order=tuple(params["order"]),
+        eps_tol=params["eps_tol"],
+        update_rollouts=int(params["update_rollouts"]),
+        update_horizon=int(params["horizon"]),
+        final_rollouts=int(params["rollouts"]),
+        final_horizon=int(params["horizon"]),
+        seed=int(params["seed"]),
+        m=params["m"],
+        local_oracle=params["local_oracle"],
+        tol=float(params["tol"]),
+    )
+    res = AlternatingMARL(game, cfg).run(progress=False)
+    # the final evaluation again, recorded, with the same seed: same returns, plus trajectories
+    ev = evaluate(
+        game,
+        res.global_policy,
+        res.local_policy,
+        n=n,
+        k=k,
+        rollouts=cfg.final_rollouts,
+        horizon=cfg.final_horizon,
+        seed=final_seed(cfg),
+        record=True,
+    )
+    base = dispatcher_baselines(
+        game,
+        res.local_policy,
+        n=n,
+        k=k,
+        rollouts=cfg.final_rollouts,
+        horizon=cfg.final_horizon,
+        seed=final_seed(cfg),
+    )
+    summary = res.summary()
+    return {
+        "value": ev.mean,
+        "value_std": ev.std,
+        "mode_mismatch": ev.mode_mismatch_rate,
+        "uniform_value": base.uniform,
+        "best_constant_value": base.best_constant,
+        "train_seconds": summary["seconds"],
+        "global_samples": summary["global_samples"],
+        "local_samples": summary["local_samples"],
+        "accepted": res.accepted,
+        "rejected": res.rejected,
+        "proposals": len(res.history),
+        "terminated_early": res.terminated_early,
+        "_global_table": res.global_policy.table,
+        "_local_table": res.local_policy.probs,
+    }
+
+
+def _save_policy(out: Path):
+    def save(job: Job, record: dict[str, Any]) -> None:
+        from altmarl.policies import GlobalPolicy, LocalPolicy, save_policy_dir
+        from altmarl.scenarios import warehouse
+
+        game = warehouse()
+        k = job.key["k"]
+        pi_g = GlobalPolicy(record.pop("_global_table"), k, game.num_sl, game.num_ag)
+        pi_l = LocalPolicy(record.pop("_local_table"))
+        save_policy_dir(
+            policy_dir(out, k, job.key["seed"]),
+            pi_g,
+            pi_l,
+            game_fingerprint=game.fingerprint,
+            extra_meta={"seed": job.key["seed"]},
+        )
+
+    return save
+
+
+def policy_dir(out: Path, k: int, seed: int) -> Path:
+    return out / "policies" / f"k{k}_seed{seed}"
+
+
+def run_study(
+    study: WarehouseStudy,
+    out: str | Path,
+    *,
+    backend: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
+    resume: bool = False,
+    progress: bool | None = None,
+    figures: bool = True,
+) -> Path:
+    """Run the sweep, then write the figures, their CSVs and ``summary.md`` into ``out``."""
+    study.validate()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg_path = out / "study.json"
+    if cfg_path.is_file() and resume:
+        saved = json.loads(cfg_path.read_text())
+        if saved != study.to_json():
+            diff = [k for k in saved if saved.get(k) != study.to_json().get(k)]
+            raise AltmarlError(
+                f"--resume: {out} was started with a different protocol ({', '.join(diff)}); "
+                "rerun with the original arguments"
+            )
+    elif not (out / "results.csv").is_file():
+        cfg_path.write_text(json.dumps(study.to_json(), indent=2) + "\n")
+    run_sweep(
+        study.jobs(),
+        warehouse_job,
+        out,
+        fieldnames=FIELDNAMES,
+        backend=backend,
+        workers=workers,
+        ray_address=ray_address,
+        resume=resume,
+        progress=progress,
+        on_result=_save_policy(out),
+    )
+    if figures:
+        from altmarl.experiments.figures import warehouse_figures
+
+        warehouse_figures(out, study)
+    return out
+
+
+def load_ok_rows(out: Path) -> list[dict[str, Any]]:
+    """Finished records (the last row per (k, seed) wins), numbers parsed."""
+    latest: dict[tuple[int, int], dict[str, Any]] = {}
+    for row in read_results(out / "results.csv"):
+        if row["status"] != "ok":
+            continue
+        parsed: dict[str, Any] = {}
+        for key, val in row.items():
+            if key in ("status", "error"):
+                parsed[key] = val
+            elif key == "terminated_early":
+                parsed[key] = val == "True"
+            else:
+                parsed[key] = float(val)
+        latest[(int(parsed["k"]), int(parsed["seed"]))] = parsed
+    return [latest[key] for key in sorted(latest)]
+
+
+def per_k(rows: list[dict[str, Any]], field: str) -> dict[int, np.ndarray]:
+    out: dict[int, list[float]] = {}
+    for r in rows:
+        out.setdefault(int(r["k"]), []).append(r[field])
+    return {k: np.array(v) for k, v in sorted(out.items())}
+
+
+def with_overrides(study: WarehouseStudy, **kw: Any) -> WarehouseStudy:
+    """The study with the given fields replaced (``None`` values are ignored)."""
+    return replace(study, **{k: v for k, v in kw.items() if v is not None})

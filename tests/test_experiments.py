@@ -1,0 +1,180 @@
+"""The warehouse study: sweep runner (local pool and Ray), resume, retries, figures."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from altmarl.cli.reproduce import k_values
+from altmarl.errors import AltmarlError
+from altmarl.experiments.sweep import Job, read_results, run_sweep
+from altmarl.experiments.warehouse import FIELDNAMES, WarehouseStudy, warehouse_job
+
+TIMING = {"job_seconds", "train_seconds"}
+TINY = WarehouseStudy(
+    k_values=(1, 3), seeds=2, rollouts=5, horizon=20, n=60, alternations=1, update_rollouts=10
+)
+
+
+def _rows(path: Path) -> dict[tuple[str, str], dict[str, str]]:
+    return {
+        (r["k"], r["seed"]): {k: v for k, v in r.items() if k not in TIMING}
+        for r in read_results(path)
+    }
+
+
+def test_quick_study_end_to_end(tmp_path, cli_json):
+    out = tmp_path / "quick"
+    res = cli_json("reproduce", "warehouse", "--quick", "--out", str(out), "--workers", "2")
+    expected = {
+        "results.csv",
+        "study.json",
+        "summary.md",
+        "reward_vs_k.png",
+        "reward_vs_k.csv",
+        "runtime_vs_k.png",
+        "runtime_vs_k.csv",
+        "zone_heatmap.png",
+        "zone_heatmap.csv",
+        "mode_mismatch_vs_k.png",
+        "mode_mismatch_vs_k.csv",
+    }
+    assert expected <= set(res["files"])
+    rows = read_results(out / "results.csv")
+    quick = WarehouseStudy.quick()
+    assert len(rows) == len(quick.k_values) * quick.seeds
+    assert all(r["status"] == "ok" for r in rows)
+    for r in rows:
+        for field in ("value", "uniform_value", "best_constant_value", "mode_mismatch"):
+            assert math.isfinite(float(r[field]))
+    with (out / "reward_vs_k.csv").open() as fh:
+        table = list(csv.DictReader(fh))
+    ks = [float(t["k"]) for t in table]
+    means = [float(t["value_mean"]) for t in table]
+    # the reward rises with k on average across the quick grid
+    assert means[-1] > means[0]
+    assert np.polyfit(ks, means, 1)[0] > 0
+    # every trained pair is at least as good as the constant and far above the uniform one
+    for t in table:
+        assert float(t["value_mean"]) >= float(t["best_constant_mean"]) - 1e-9
+        assert float(t["value_mean"]) > float(t["uniform_mean"]) + 10
+    assert (out / "policies" / "k1_seed0" / "policy.npz").is_file()
+    summary = (out / "summary.md").read_text()
+    assert "| 24 |" in summary
+
+
+def test_killed_sweep_resumes_to_the_same_rows(tmp_path):
+    """SIGKILL a sweep after its first record, resume it: same rows as one clean sweep."""
+    full = tmp_path / "full"
+    run_sweep(TINY.jobs(), warehouse_job, full, fieldnames=FIELDNAMES, workers=1)
+    cut = tmp_path / "cut"
+    script = (
+        "import sys; from altmarl.experiments.warehouse import *; "
+        "from altmarl.experiments.sweep import run_sweep; "
+        f"s = WarehouseStudy(k_values=(1, 3), seeds=2, rollouts=5, horizon=20, n=60, "
+        f"alternations=1, update_rollouts=10); "
+        f"run_sweep(s.jobs(), warehouse_job, {str(cut)!r}, fieldnames=FIELDNAMES, workers=1)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if len(read_results(cut / "results.csv")) >= 1:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = read_results(cut / "results.csv")
+    assert 1 <= len(done) < 4, "the sweep should have been killed midway"
+    with pytest.raises(AltmarlError, match="--resume"):
+        run_sweep(TINY.jobs(), warehouse_job, cut, fieldnames=FIELDNAMES, workers=1)
+    run_sweep(TINY.jobs(), warehouse_job, cut, fieldnames=FIELDNAMES, workers=2, resume=True)
+    assert _rows(cut / "results.csv") == _rows(full / "results.csv")
+    assert len(read_results(cut / "results.csv")) == 4  # nothing ran twice
+
+
+def test_failed_job_is_retried_then_recorded(tmp_path):
+    jobs = TINY.jobs()[:2]
+    bad = Job({"k": 99, "seed": 0}, {**jobs[0].params, "k": 99})  # k > n: raises
+    rows = run_sweep([*jobs, bad], warehouse_job, tmp_path, fieldnames=FIELDNAMES, workers=2)
+    by_key = {(r["k"], r["seed"]): r for r in rows}
+    failed = by_key[(99, 0)]
+    assert failed["status"] == "failed" and failed["attempts"] == 2
+    assert "k = 99 must be <= n = 60" in failed["error"]
+    assert sum(r["status"] == "ok" for r in rows) == 2
+
+
+def test_local_and_ray_backends_agree_record_for_record(tmp_path):
+    pytest.importorskip("ray")
+    run_sweep(TINY.jobs(), warehouse_job, tmp_path / "local", fieldnames=FIELDNAMES, workers=2)
+    run_sweep(
+        TINY.jobs(),
+        warehouse_job,
+        tmp_path / "ray",
+        fieldnames=FIELDNAMES,
+        backend="ray",
+        workers=2,
+    )
+    local, ray_rows = (
+        _rows(tmp_path / "local" / "results.csv"),
+        _rows(tmp_path / "ray" / "results.csv"),
+    )
+    assert len(local) == 4 and local == ray_rows
+
+
+def test_k_values_parser():
+    assert k_values("1-5") == (1, 2, 3, 4, 5)
+    assert k_values("1-50:10") == (1, 11, 21, 31, 41)
+    assert k_values("10,1,5,5") == (1, 5, 10)
+    import argparse
+
+    for bad in ("0-3", "a,b", ""):
+        with pytest.raises(argparse.ArgumentTypeError):
+            k_values(bad)
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--k-values", "0-3"], "argument --k-values"),
+        (["--backend", "spark"], "argument --backend"),
+        (["--ray-address", "10.0.0.1:6379"], "--ray-address needs --backend ray"),
+        (["--k-values", "2000", "--seeds", "1"], "--k-values must lie in [1, --n 1000]"),
+    ],
+)
+def test_reproduce_bad_input_exits_2(tmp_path, cli, argv, needle):
+    code, _, err = cli("reproduce", "warehouse", "--out", str(tmp_path / "x"), *argv)
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_existing_study_needs_resume(tmp_path, cli):
+    args = [
+        "reproduce",
+        "warehouse",
+        "--out",
+        str(tmp_path),
+        "--k-values",
+        "1",
+        "--seeds",
+        "1",
+        "--rollouts",
+        "3",
+        "--horizon",
+        "10",
+        "--alternations",
+        "1",
+        "--workers",
+        "1",
+    ]
+    assert cli(*args)[0] == 0
+    code, _, err = cli(*args)
+    assert code == 2 and "--resume" in err
+    assert cli(*args, "--resume")[0] == 0
