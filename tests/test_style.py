@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS = ["src", "tests", "benchmarks"]
+TARGETS = ["src", "tests", "benchmarks", "examples"]
 
 
 @pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff is installed by the [test] extra")
