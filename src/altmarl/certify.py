@@ -32,7 +32,7 @@ import scipy.sparse.linalg as spla
 from altmarl.counts import CountSpace
 from altmarl.errors import AltmarlError
 from altmarl.exact import (
-    _sum_ranks,
+    convolve_counts,
     evaluate_exact,
     global_action_table,
     hypergeometric_matrix,
@@ -73,21 +73,6 @@ class Certificate:
         d = asdict(self)
         d["eps"] = self.eps
         return d
-
-
-def _convolve(groups: list[tuple[int, np.ndarray]], L: int) -> np.ndarray:
-    """Law over ``C_total`` of the sum of independent count vectors ``(size, pmf over C_size)``."""
-    dist, total = np.ones(1), 0
-    for m, pmf in groups:
-        if m == 0:
-            continue
-        joint = dist[:, None] * pmf[None, :]
-        ranks = _sum_ranks(total, m, L)
-        total += m
-        dist = np.bincount(
-            ranks.ravel(), weights=joint.ravel(), minlength=CountSpace(total, L).size
-        )
-    return dist
 
 
 def local_split_control(
@@ -140,7 +125,7 @@ def local_split_control(
                 groups = [
                     (int(M[j, a]), pmf[j][a][int(M[j, a])]) for j in range(L) for a in range(A)
                 ]
-                ks.append(_convolve(groups, L))
+                ks.append(convolve_counts(groups, L))
             r_row.append(np.array(rs))
             k_row.append(np.array(ks))
         rewards.append(r_row)

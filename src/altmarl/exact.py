@@ -126,6 +126,24 @@ def _sum_ranks(a: int, b: int, num_states: int) -> np.ndarray:
     return CountSpace(a + b, num_states).rank(x[:, None, :] + y[None, :, :])
 
 
+def convolve_counts(groups: list[tuple[int, np.ndarray]], num_states: int) -> np.ndarray:
+    """Law over ``C_total`` of a sum of independent count vectors.
+
+    groups: ``(m, pmf over C_m)`` pairs; returns the pmf over ``C_{sum m}`` (rank order).
+    """
+    dist, total = np.ones(1), 0
+    for m, pmf in groups:
+        if m == 0:
+            continue
+        joint = dist[:, None] * pmf[None, :]
+        ranks = _sum_ranks(total, m, num_states)
+        total += m
+        dist = np.bincount(
+            ranks.ravel(), weights=joint.ravel(), minlength=CountSpace(total, num_states).size
+        )
+    return dist
+
+
 def local_count_kernel(P_bar: np.ndarray, n: int) -> sp.csr_matrix:
     """``Q[N, N'] = P(N' | N)`` with ``N' = sum_j Multinomial(N_j, P_bar[j])``.
 
@@ -138,18 +156,7 @@ def local_count_kernel(P_bar: np.ndarray, n: int) -> sp.csr_matrix:
     pmfs = [[multinomial_pmf(CountSpace(m, L), P_bar[j]) for m in range(n + 1)] for j in range(L)]
     rows, cols, vals = [], [], []
     for r, N in enumerate(counts):
-        dist = np.ones(1)
-        total = 0
-        for j in range(L):
-            m = int(N[j])
-            if m == 0:
-                continue
-            joint = dist[:, None] * pmfs[j][m][None, :]
-            ranks = _sum_ranks(total, m, L)
-            total += m
-            dist = np.bincount(
-                ranks.ravel(), weights=joint.ravel(), minlength=CountSpace(total, L).size
-            )
+        dist = convolve_counts([(int(N[j]), pmfs[j][int(N[j])]) for j in range(L)], L)
         nz = np.nonzero(dist)[0]
         rows.append(np.full(nz.size, r))
         cols.append(nz)
