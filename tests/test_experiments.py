@@ -178,3 +178,14 @@ def test_existing_study_needs_resume(tmp_path, cli):
     code, _, err = cli(*args)
     assert code == 2 and "--resume" in err
     assert cli(*args, "--resume")[0] == 0
+
+
+def test_a_dead_worker_costs_a_retry_not_the_sweep(tmp_path):
+    from sweep_jobs import crash_once
+
+    jobs = [Job({"x": x}, {"x": x, "dir": str(tmp_path)}) for x in range(4)]
+    rows = run_sweep(jobs, crash_once, tmp_path / "out", fieldnames=["value"], workers=2)
+    by_x = {r["x"]: r for r in rows}
+    assert all(r["status"] == "ok" for r in rows) and len(rows) == 4
+    assert by_x[2]["value"] == 4 and by_x[2]["attempts"] == 2
+    assert len(read_results(tmp_path / "out" / "results.csv")) == 4

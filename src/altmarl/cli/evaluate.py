@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from altmarl.cli._common import (
+    CliError,
     add_game_args,
     big_int,
     check_k_n,
@@ -13,17 +14,22 @@ from altmarl.cli._common import (
     nonneg_int,
     positive_int,
 )
+from altmarl.cli.evaluate_continuous import add_arguments as add_continuous_arguments
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "evaluate",
         help="evaluate a policy directory by online execution (or exactly, tiny n)",
+        description=(
+            "Evaluate a tabular policy directory (--policy-dir with --scenario/--game, --n, "
+            "--k) or a trained continuous run (--continuous-run DIR, needs the [deep] extra)."
+        ),
     )
-    p.add_argument("--policy-dir", required=True)
-    add_game_args(p)
-    p.add_argument("--n", type=big_int, required=True)
-    p.add_argument("--k", type=positive_int, required=True)
+    p.add_argument("--policy-dir", default=None, help="tabular policy directory")
+    add_game_args(p, required=False)
+    p.add_argument("--n", type=big_int, default=None)
+    p.add_argument("--k", type=positive_int, default=None)
     p.add_argument("--rollouts", type=positive_int, default=50)
     p.add_argument("--horizon", type=positive_int, default=100)
     p.add_argument("--simulator", choices=("agents", "counts"), default="counts")
@@ -34,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=nonneg_int, default=0)
     p.add_argument("--json", action="store_true")
+    add_continuous_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -43,6 +50,15 @@ def run(args: argparse.Namespace) -> int:
     from altmarl.policies import load_policy_dir
     from altmarl.simulate import evaluate
 
+    if args.continuous_run is not None:
+        from altmarl.cli.evaluate_continuous import run_continuous
+
+        return run_continuous(args)
+    for flag, value in (("--policy-dir", args.policy_dir), ("--n", args.n), ("--k", args.k)):
+        if value is None:
+            raise CliError(f"{flag} is required (or give --continuous-run DIR)")
+    if args.scenario is None and args.game is None:
+        raise CliError("one of --scenario or --game is required with --policy-dir")
     game = load_game(args)
     pair = load_policy_dir(args.policy_dir, game)
     check_k_n(args.k, args.n)

@@ -48,7 +48,9 @@ def add_sweep_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--workers", type=positive_int, default=None, help="parallel jobs (default: all cores)"
     )
-    p.add_argument("--quick", action="store_true", help="a reduced protocol (~1 minute)")
+    p.add_argument(
+        "--quick", action="store_true", help="a reduced protocol (a few k and seeds; minutes)"
+    )
     p.add_argument("--out", type=Path, required=True, help="study directory")
     p.add_argument("--resume", action="store_true", help="skip the jobs already finished")
     p.add_argument("--json", action="store_true")

@@ -21,6 +21,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -223,27 +224,40 @@ def _run_local(
                     break
         return
     threads = max(1, (os.cpu_count() or 1) // workers)
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=get_context("spawn"),
-        initializer=_worker_init,
-        initargs=(threads,),
-    ) as pool:
-        pending: dict[Future, tuple[Job, int]] = {
-            pool.submit(_call, fn, job.params): (job, 1) for job in jobs
-        }
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                job, attempts = pending.pop(fut)
-                try:
-                    ok, payload, sec = fut.result()
-                except Exception as exc:  # the worker process died
-                    ok, payload, sec = False, f"{type(exc).__name__}: {exc}", math.nan
-                if not ok and attempts <= retries:
-                    pending[pool.submit(_call, fn, job.params)] = (job, attempts + 1)
-                    continue
-                yield job, ok, payload, sec, attempts
+    queue: list[tuple[Job, int]] = [(job, 1) for job in jobs]
+    while queue:
+        # A worker that dies (segfault, OOM kill) breaks the whole pool: every job still
+        # in it fails with BrokenProcessPool. Those jobs are charged an attempt and run
+        # again on a fresh pool, so one crash costs a retry, not the sweep.
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=get_context("spawn"),
+            initializer=_worker_init,
+            initargs=(threads,),
+        ) as pool:
+            pending: dict[Future, tuple[Job, int]] = {
+                pool.submit(_call, fn, job.params): (job, att) for job, att in queue
+            }
+            queue = []
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    job, attempts = pending.pop(fut)
+                    broken = False
+                    try:
+                        ok, payload, sec = fut.result()
+                    except BrokenProcessPool as exc:
+                        ok, payload, sec = False, f"worker process died: {exc}", math.nan
+                        broken = True
+                    except Exception as exc:
+                        ok, payload, sec = False, f"{type(exc).__name__}: {exc}", math.nan
+                    if not ok and attempts <= retries:
+                        if broken:
+                            queue.append((job, attempts + 1))
+                        else:
+                            pending[pool.submit(_call, fn, job.params)] = (job, attempts + 1)
+                        continue
+                    yield job, ok, payload, sec, attempts
 
 
 def _run_ray(

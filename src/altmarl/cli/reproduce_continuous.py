@@ -1,0 +1,84 @@
+"""``altmarl reproduce continuous``: the G.2 study (needs the ``[deep]`` extra: torch).
+
+Registered by ``altmarl.cli.reproduce`` through :func:`register_continuous`. Importing this
+module does not import torch; running the study without torch exits 2 with one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from altmarl.cli._common import CliError, emit, positive_int
+
+
+def register_continuous(studies: argparse._SubParsersAction) -> None:
+    from altmarl.cli.reproduce import add_sweep_args, k_values
+
+    p = studies.add_parser(
+        "continuous",
+        help="Appendix G.2: continuous warehouse, neural dispatcher + TRPO robots",
+        description=(
+            "Train ALTERNATING-MARL with a neural dispatcher and a TRPO robot policy on the "
+            "continuous warehouse for every (k, seed); plot return, mode accuracy and "
+            "runtime against k."
+        ),
+    )
+    p.add_argument("--k-values", type=k_values, default=None, help="default 1,5,10,25,50,75")
+    p.add_argument("--seeds", type=positive_int, default=None, help="default 15")
+    p.add_argument("--local-algo", choices=("trpo", "ppo", "a2c"), default=None)
+    p.add_argument("--rollouts", type=positive_int, default=None, help="default 50")
+    p.add_argument("--horizon", type=positive_int, default=None, help="default 100")
+    p.add_argument("--n", type=positive_int, default=None, help="default 500")
+    p.add_argument("--alternations", type=positive_int, default=None, help="default 30")
+    p.add_argument(
+        "--eval-episodes",
+        type=positive_int,
+        default=None,
+        help="episodes per UPDATE comparison (default 8)",
+    )
+    add_sweep_args(p)
+    p.set_defaults(func=run_continuous_study)
+
+
+def run_continuous_study(args: argparse.Namespace) -> int:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise CliError("reproduce continuous needs torch: pip install 'altmarl[deep]'") from None
+    from altmarl.continuous.study import ContinuousStudy, run_study, with_overrides
+    from altmarl.experiments.warehouse import load_ok_rows
+
+    study = ContinuousStudy.quick() if args.quick else ContinuousStudy()
+    study = with_overrides(
+        study,
+        k_values=args.k_values,
+        seeds=args.seeds,
+        local_algo=args.local_algo,
+        rollouts=args.rollouts,
+        horizon=args.horizon,
+        n=args.n,
+        alternations=args.alternations,
+        eval_episodes=args.eval_episodes,
+    )
+    if args.backend != "ray" and args.ray_address:
+        raise CliError("--ray-address needs --backend ray")
+    t0 = time.perf_counter()
+    out = run_study(
+        study,
+        args.out,
+        backend=args.backend,
+        workers=args.workers,
+        ray_address=args.ray_address,
+        resume=args.resume,
+    )
+    rows = load_ok_rows(out)
+    result = {
+        "out": str(out),
+        "jobs": len(study.jobs()),
+        "finished": len(rows),
+        "seconds": time.perf_counter() - t0,
+        "files": sorted(p.name for p in out.iterdir() if p.is_file()),
+    }
+    emit(result, args.json)
+    return 0

@@ -1,0 +1,19 @@
+"""Job functions for sweep-runner tests (importable by spawned workers)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def square(params: dict) -> dict:
+    return {"value": params["x"] ** 2}
+
+
+def crash_once(params: dict) -> dict:
+    """Kills its worker process the first time it runs for ``x == 2`` (marker file)."""
+    marker = Path(params["dir"]) / f"crashed{params['x']}"
+    if params["x"] == 2 and not marker.exists():
+        marker.write_text("")
+        os._exit(1)
+    return {"value": params["x"] ** 2}
