@@ -178,6 +178,10 @@ def test_existing_study_needs_resume(tmp_path, cli):
     code, _, err = cli(*args)
     assert code == 2 and "--resume" in err
     assert cli(*args, "--resume")[0] == 0
+    changed = list(args)
+    changed[changed.index("--seeds") + 1] = "2"
+    code, _, err = cli(*changed, "--resume")
+    assert code == 2 and "different protocol (seeds)" in err
 
 
 def test_a_dead_worker_costs_a_retry_not_the_sweep(tmp_path):

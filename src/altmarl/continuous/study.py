@@ -15,7 +15,6 @@ choice and the true mode), and ``summary.md``.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from altmarl.errors import AltmarlError
-from altmarl.experiments.sweep import Job, run_sweep
+from altmarl.experiments.sweep import Job, record_protocol, run_sweep
 
 FIELDNAMES = (
     "value",
@@ -155,17 +154,7 @@ def run_study(
     study.validate()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    cfg_path = out / "study.json"
-    if cfg_path.is_file() and resume:
-        saved = json.loads(cfg_path.read_text())
-        if saved != study.to_json():
-            diff = [k for k in saved if saved.get(k) != study.to_json().get(k)]
-            raise AltmarlError(
-                f"--resume: {out} was started with a different protocol ({', '.join(diff)}); "
-                "rerun with the original arguments"
-            )
-    elif not (out / "results.csv").is_file():
-        cfg_path.write_text(json.dumps(study.to_json(), indent=2) + "\n")
+    record_protocol(out, study.to_json(), resume)
     cores = os.cpu_count() or 1
     n_workers = workers or cores
     run_sweep(

@@ -303,6 +303,22 @@ def _run_ray(
             ray.shutdown()
 
 
+def record_protocol(out: Path, protocol: dict[str, Any], resume: bool) -> None:
+    """Write ``out/study.json`` for a new sweep; on ``resume`` refuse a different protocol
+    (a resumed sweep must finish the grid it started)."""
+    path = Path(out) / "study.json"
+    if path.is_file() and resume:
+        saved = json.loads(path.read_text())
+        if saved != protocol:
+            diff = [k for k in saved if saved.get(k) != protocol.get(k)]
+            raise AltmarlError(
+                f"--resume: {out} was started with a different protocol ({', '.join(diff)}); "
+                "rerun with the original arguments"
+            )
+    elif not (Path(out) / RESULTS_FILE).is_file():
+        path.write_text(json.dumps(protocol, indent=2) + "\n")
+
+
 def grid(keys: dict[str, Iterable[Any]]) -> list[dict[str, Any]]:
     """The Cartesian product of named values, in order (``{"k": [1, 2], "seed": [0, 1]}``)."""
     import itertools

@@ -8,7 +8,6 @@ against the same local policy with common random numbers.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from altmarl.errors import AltmarlError
-from altmarl.experiments.sweep import Job, read_results, run_sweep
+from altmarl.experiments.sweep import Job, read_results, record_protocol, run_sweep
 
 FIELDNAMES = (
     "value",
@@ -187,17 +186,7 @@ def run_study(
     study.validate()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    cfg_path = out / "study.json"
-    if cfg_path.is_file() and resume:
-        saved = json.loads(cfg_path.read_text())
-        if saved != study.to_json():
-            diff = [k for k in saved if saved.get(k) != study.to_json().get(k)]
-            raise AltmarlError(
-                f"--resume: {out} was started with a different protocol ({', '.join(diff)}); "
-                "rerun with the original arguments"
-            )
-    elif not (out / "results.csv").is_file():
-        cfg_path.write_text(json.dumps(study.to_json(), indent=2) + "\n")
+    record_protocol(out, study.to_json(), resume)
     run_sweep(
         study.jobs(),
         warehouse_job,
