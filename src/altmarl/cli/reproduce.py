@@ -87,7 +87,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_warehouse(args: argparse.Namespace) -> int:
     from altmarl.experiments.warehouse import (
         WarehouseStudy,
-        load_ok_rows,
         run_study,
         with_overrides,
     )
@@ -104,6 +103,13 @@ def run_warehouse(args: argparse.Namespace) -> int:
     )
     if hasattr(args, "m"):  # may be None ('exact'), so not passed through with_overrides
         study = dataclasses.replace(study, m=args.m)
+    return run_and_report(study, run_study, args)
+
+
+def run_and_report(study, run_study, args: argparse.Namespace) -> int:
+    """Run a study's sweep with the shared sweep arguments and print what it wrote."""
+    from altmarl.experiments.warehouse import load_ok_rows
+
     if args.backend != "ray" and args.ray_address:
         raise CliError("--ray-address needs --backend ray")
     t0 = time.perf_counter()
@@ -115,11 +121,10 @@ def run_warehouse(args: argparse.Namespace) -> int:
         ray_address=args.ray_address,
         resume=args.resume,
     )
-    rows = load_ok_rows(out)
     result = {
         "out": str(out),
         "jobs": len(study.jobs()),
-        "finished": len(rows),
+        "finished": len(load_ok_rows(out)),
         "seconds": time.perf_counter() - t0,
         "files": sorted(p.name for p in out.iterdir() if p.is_file()),
     }

@@ -7,9 +7,8 @@ module does not import torch; running the study without torch exits 2 with one l
 from __future__ import annotations
 
 import argparse
-import time
 
-from altmarl.cli._common import CliError, emit, positive_int
+from altmarl.cli._common import CliError, positive_int
 
 
 def register_continuous(studies: argparse._SubParsersAction) -> None:
@@ -46,8 +45,8 @@ def run_continuous_study(args: argparse.Namespace) -> int:
         import torch  # noqa: F401
     except ImportError:
         raise CliError("reproduce continuous needs torch: pip install 'altmarl[deep]'") from None
+    from altmarl.cli.reproduce import run_and_report
     from altmarl.continuous.study import ContinuousStudy, run_study, with_overrides
-    from altmarl.experiments.warehouse import load_ok_rows
 
     study = ContinuousStudy.quick() if args.quick else ContinuousStudy()
     study = with_overrides(
@@ -61,24 +60,4 @@ def run_continuous_study(args: argparse.Namespace) -> int:
         alternations=args.alternations,
         eval_episodes=args.eval_episodes,
     )
-    if args.backend != "ray" and args.ray_address:
-        raise CliError("--ray-address needs --backend ray")
-    t0 = time.perf_counter()
-    out = run_study(
-        study,
-        args.out,
-        backend=args.backend,
-        workers=args.workers,
-        ray_address=args.ray_address,
-        resume=args.resume,
-    )
-    rows = load_ok_rows(out)
-    result = {
-        "out": str(out),
-        "jobs": len(study.jobs()),
-        "finished": len(rows),
-        "seconds": time.perf_counter() - t0,
-        "files": sorted(p.name for p in out.iterdir() if p.is_file()),
-    }
-    emit(result, args.json)
-    return 0
+    return run_and_report(study, run_study, args)
