@@ -129,6 +129,21 @@ def _check_inputs(game: TabularGame, global_policy: GlobalPolicy, k: int) -> Non
         raise AltmarlError("the global policy does not fit the game's |S_g|, |A_g|, |S_l|")
 
 
+def _chain_setup(
+    game: TabularGame,
+    global_policy: GlobalPolicy,
+    k: int,
+    local_policy: LocalPolicy | None,
+    oracle: Any,
+) -> tuple[LocalPolicy, int, ChainedMDP]:
+    """What both chain oracles start from: checked inputs, the starting ``pi_l``, the
+    horizon ``T`` (Lemma C.1) and the chained MDP of ``oracle.chain`` kind."""
+    _check_inputs(game, global_policy, k)
+    pi0 = _start_policy(game, local_policy)
+    T = default_T(game, oracle.T, oracle.truncation_eps)
+    return pi0, T, chained_mdp(game, global_policy, k, T, kind=oracle.chain)
+
+
 # ---------------------------------------------------------------------- UCFH oracle
 
 
@@ -173,10 +188,7 @@ class UCFHOracle:
         seed: int | np.random.Generator = 0,
     ) -> tuple[LocalPolicy, LLearnInfo]:
         start = time.perf_counter()
-        _check_inputs(game, global_policy, k)
-        pi0 = _start_policy(game, local_policy)
-        T = default_T(game, self.T, self.truncation_eps)
-        ch = chained_mdp(game, global_policy, k, T, kind=self.chain)
+        pi0, T, ch = _chain_setup(game, global_policy, k, local_policy, self)
         mdp = ch.mdp
         eps = 0.02 * game.value_bound if self.eps is None else self.eps
         learn_on: EpisodicMDP = state_reward_mdp(mdp) if self.state_rewards else mdp
@@ -286,10 +298,7 @@ class PlanningOracle:
         seed: int | np.random.Generator = 0,
     ) -> tuple[LocalPolicy, LLearnInfo]:
         start = time.perf_counter()
-        _check_inputs(game, global_policy, k)
-        pi0 = _start_policy(game, local_policy)
-        T = default_T(game, self.T, self.truncation_eps)
-        ch: ChainedMDP = chained_mdp(game, global_policy, k, T, kind=self.chain)
+        pi0, T, ch = _chain_setup(game, global_policy, k, local_policy, self)
         mdp = ch.mdp
         V, _, greedy = backward_induction(mdp)
         chained_value = float(mdp.initial @ V[0])
