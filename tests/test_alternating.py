@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from altmarl.alternating import (
+    CONSERVATIVE_FRACTIONS,
     TIMING_FIELDS,
     AlternatingConfig,
     AlternatingMARL,
@@ -153,11 +154,124 @@ def test_driver_runs_all_alternations_when_every_step_improves():
     assert [r["player"] for r in res.history] == ["local", "global"] * 3
 
 
+class _TableScore:
+    """Scores a pair by how many entries of its dispatcher table play ``favourite``
+    (deterministic, so one call estimates every candidate on the same footing)."""
+
+    def __init__(self, favourite: int):
+        self.favourite = favourite
+        self.calls: list[int] = []
+
+    def estimate(self, game, pairs, seed):
+        self.calls.append(len(pairs))
+        return [Estimate(float((g.table == self.favourite).mean()) * 10, 0.0) for g, _ in pairs]
+
+
+class _Proposes:
+    """A global oracle that proposes a fixed table with a fixed Q."""
+
+    def __init__(self, table, q):
+        self.table, self.q = table, q
+
+    def best_response(self, game, local_policy, k, *, seed=0, q0=None):
+        return _GResult(GlobalPolicy(self.table, K, 5, 5), q=self.q)
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+def test_global_step_after_a_failed_local_one_reuses_the_last_answer(reuse):
+    # order global, local: G accept, L reject (pi_l unchanged), G overlap -> stop
+    script = [(10, 12), (12, 10), (12, 12.1)]
+    driver = _driver(script, alternations=3, order=("global", "local"), reuse_global_response=reuse)
+    res = driver.run(progress=False)
+    assert [r["decision"] for r in res.history] == ["accept", "reject", "terminate"]
+    assert driver.global_oracle.calls == (1 if reuse else 2)
+    last = res.history[-1]
+    assert (last["samples"] == 0 and last["iterations"] == 0) == reuse
+
+
+def test_reused_answer_is_the_greedy_policy_of_the_stored_q():
+    q = np.zeros((5, 15, 5))
+    q[..., 4] = 1.0
+    q[0, :, 2] = 2.0
+    driver = AlternatingMARL(GAME, AlternatingConfig(k=K, n=10))
+    pi_l = LocalPolicy.uniform(5, 5, 3)
+    policy, same_l, info, q_out = driver.reuse_global(q, _pg(0), pi_l, np.random.SeedSequence(1))
+    expected = np.full((5, 15), 4)
+    expected[0] = 2
+    np.testing.assert_array_equal(policy.table, expected)
+    assert same_l is pi_l and q_out is q and info["samples"] == 0
+    assert info["oracle_value"] == pytest.approx(q.max(axis=-1).mean())
+
+
+def test_safeguard_candidates_are_conservative_updates_then_constants():
+    # advantage of action 3 over the current action 0 rises along the 15 count states
+    adv = np.tile(np.arange(15, dtype=float), (5, 1))  # max 14
+    q = np.zeros((5, 15, 5))
+    q[..., 3] = adv
+    driver = AlternatingMARL(GAME, AlternatingConfig(k=K, n=10, global_candidates="safeguarded"))
+    cands = driver.safeguard_candidates(_pg(0), LocalPolicy.uniform(5, 5, 3), _pg(3), q)
+    names = [name for name, _, _ in cands]
+    # constant 0 is the current policy and constant 3 the proposal: both left out
+    assert names == [
+        "conservative:0.25",
+        "conservative:0.5",
+        "conservative:0.75",
+        "constant:1",
+        "constant:2",
+        "constant:4",
+    ]
+    for (name, pg, _), f in zip(cands, (0.25, 0.5, 0.75), strict=False):
+        switch = adv > f * 14
+        np.testing.assert_array_equal(pg.table, np.where(switch, 3, 0), err_msg=name)
+        assert 0 < switch.sum() < switch.size
+
+
+def test_safeguarded_global_step_takes_the_best_candidate():
+    """G-LEARN proposes a dispatcher the evaluator dislikes (constant 1); the paper's step
+    rejects it, the safeguarded one accepts the constant the evaluator likes (2)."""
+    q = np.zeros((5, 15, 5))
+    q[..., 1] = np.arange(15.0)  # conservative candidates switch the top states only
+    oracle = _Proposes(_pg(1).table, q)
+
+    def run(candidates):
+        ev = _TableScore(favourite=2)
+        cfg = AlternatingConfig(
+            k=K,
+            n=10,
+            eps_tol=0.5,
+            order=("global",),
+            alternations=2,
+            global_candidates=candidates,
+        )
+        driver = AlternatingMARL(
+            GAME, cfg, global_oracle=oracle, local_oracle=_ScriptedLocal(), evaluator=ev
+        )
+        return driver.run(progress=False), ev
+
+    plain, ev = run("g-learn")
+    assert [r["decision"] for r in plain.history] == ["terminate"]
+    assert plain.history[0]["candidate"] == "g-learn" and ev.calls == [2]
+    np.testing.assert_array_equal(plain.global_policy.table, _pg(0).table)
+    safe, ev = run("safeguarded")
+    # current pair + G-LEARN's + 3 conservative + constants 2, 3, 4, all in one call
+    assert ev.calls[0] == 1 + 1 + 3 + 3
+    # then from constant 2 the best is the most conservative move towards 1 (11 of 15
+    # entries still play 2: 7.33 < 10 - 2 eps_tol): rejected, and the run stops
+    assert [(r["decision"], r["candidate"]) for r in safe.history] == [
+        ("accept", "constant:2"),
+        ("reject", "conservative:0.75"),
+    ]
+    assert safe.history[1]["new_value"] == pytest.approx(10 * 11 / 15)
+    np.testing.assert_array_equal(safe.global_policy.table, _pg(2).table)
+
+
 def test_config_validation():
     with pytest.raises(AltmarlError, match="k = 11 must be <= n = 10"):
         AlternatingMARL(GAME, AlternatingConfig(k=11, n=10))
     with pytest.raises(AltmarlError, match="order"):
         AlternatingMARL(GAME, AlternatingConfig(k=1, n=10, order=("dispatcher",)))
+    with pytest.raises(AltmarlError, match="global_candidates"):
+        AlternatingMARL(GAME, AlternatingConfig(k=1, n=10, global_candidates="all"))
     with pytest.raises(AltmarlError, match="initial_global_action"):
         AlternatingMARL(GAME, AlternatingConfig(k=1, n=10, initial_global_action=7))
 
@@ -187,8 +301,11 @@ def _strip_timing(rows):
     return [{k: v for k, v in r.items() if k not in TIMING_FIELDS} for r in rows]
 
 
-def test_interrupt_and_resume_gives_the_uninterrupted_output(tmp_path):
-    cfg = AlternatingConfig(**FAST)
+@pytest.mark.parametrize(
+    "extra", [{}, {"global_candidates": "safeguarded", "reuse_global_response": True}]
+)
+def test_interrupt_and_resume_gives_the_uninterrupted_output(tmp_path, extra):
+    cfg = AlternatingConfig(**FAST, **extra)
     full = AlternatingMARL(GAME, cfg).run(tmp_path / "full", progress=False)
     assert len(full.history) >= 3
 
@@ -240,6 +357,8 @@ def test_train_cli_json_files_and_resume(tmp_path, cli, cli_json):
         "40",
         "--alternations",
         "1",
+        "--global-candidates",
+        "safeguarded",
         "--out",
         str(out),
     ]
@@ -259,6 +378,10 @@ def test_train_cli_json_files_and_resume(tmp_path, cli, cli_json):
     assert (out / "policy" / "policy.npz").is_file() and (out / "history.csv").is_file()
     config = json.loads((out / "config.json").read_text())
     assert config["k"] == 3 and config["game"]["name"] == "warehouse"
+    assert config["global_candidates"] == "safeguarded"
+    names = {r["candidate"] for r in read_history(out / "history.csv")}
+    allowed = {"l-learn", "g-learn", *(f"conservative:{f}" for f in CONSERVATIVE_FRACTIONS)}
+    assert names <= allowed | {f"constant:{a}" for a in range(5)}
     code, _, err = cli(*args)
     assert code == 2 and "--resume" in err
     again = cli_json(*args, "--resume")

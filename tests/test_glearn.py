@@ -155,19 +155,30 @@ def test_empirical_error_shrinks_with_m_within_lemma_4_3():
     assert means[1000] < means[10] / 4
 
 
-def test_sweep_kernel_matches_reference_apply():
-    game, local = tiny(5)
+@pytest.mark.parametrize("num_global_states", [2, 5, 11])
+def test_sweep_kernel_matches_reference_apply(num_global_states):
+    # 11 global states: V rows are two 8-wide blocks (the kernel sums block by block)
+    game, local = tiny(5, S_g=num_global_states, A_g=3)
     op = empirical_adapted_bellman(game, local, 4, 17, seed=1)
     rng = np.random.default_rng(0)
     q_in = rng.uniform(0, 3, op.shape)
     q = q_in.copy()
     vt = np.ascontiguousarray(q.max(axis=-1).T)
     out = np.empty_like(vt)
-    q_lo, q_hi, _, _ = _Sweeper(op, q)(vt, out)
+    q_lo, q_hi, v_lo, v_hi = _Sweeper(op, q)(vt, out)
     ref = op.apply(q_in)
     np.testing.assert_allclose(q, ref, atol=1e-12)
     np.testing.assert_allclose(out, ref.max(axis=-1).T, atol=1e-12)
     assert q_lo == pytest.approx((ref - q_in).min()) and q_hi == pytest.approx((ref - q_in).max())
+    d = ref.max(axis=-1).T - vt
+    assert v_lo == pytest.approx(d.min()) and v_hi == pytest.approx(d.max())
+    # without write_q the same G(V) comes out and Q is left alone
+    q2 = q_in.copy()
+    out2 = np.empty_like(vt)
+    _, _, v_lo2, v_hi2 = _Sweeper(op, q2)(vt, out2, write_q=False)
+    np.testing.assert_array_equal(q2, q_in)
+    np.testing.assert_array_equal(out2, out)
+    assert (v_lo2, v_hi2) == (v_lo, v_hi)
 
 
 @settings(max_examples=40, deadline=None)

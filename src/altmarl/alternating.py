@@ -30,6 +30,7 @@ ends with exactly the policies of an uninterrupted run with the same seed.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import sys
 import time
@@ -53,6 +54,10 @@ from altmarl.policies import (
 Decision = Literal["accept", "reject", "terminate"]
 PLAYERS = ("local", "global")
 STOP_RULES = ("all-players", "first-overlap")
+GLOBAL_CANDIDATES = ("g-learn", "safeguarded")
+#: Conservative updates switch to G-LEARN's action only where its advantage over the
+#: current action exceeds this fraction of the largest advantage.
+CONSERVATIVE_FRACTIONS = (0.25, 0.5, 0.75)
 
 
 # ---------------------------------------------------------------------------- UPDATE
@@ -146,6 +151,20 @@ class AlternatingConfig:
     eps_tol : UPDATE's tolerance radius; ``None`` means ``0.005 * r_max / (1 - gamma)``.
     evaluation : ``rollouts`` (online execution, common random numbers) or ``exact``.
     order : which player moves first in each alternation.
+    global_candidates : ``g-learn`` (the paper: the global proposal is G-LEARN's policy) or
+        ``safeguarded``: G-LEARN's greedy policy, its conservative versions (switch from
+        the current action to G-LEARN's only where the ``Qhat`` advantage exceeds a
+        fraction :data:`CONSERVATIVE_FRACTIONS` of the largest advantage) and the
+        ``|A_g|`` constant dispatchers are estimated together with the current pair under
+        common random numbers; the best is the proposal UPDATE judges. A superset of
+        candidates can only raise the proposal's value, so Lemma D.15's potential argument
+        is unchanged. It guards against G-LEARN's ``k``-agent surrogate rewarding a policy
+        that chases the noise of a small fresh sample (docs/design.md).
+    reuse_global_response : when the local policy has not changed since the last G-LEARN
+        call, take that call's ``Qhat`` again (its greedy policy, ties broken afresh)
+        instead of drawing a new empirical operator. Both are G-LEARN answers to the same
+        question with the same guarantee; the reuse skips the most expensive part of the
+        confirming global step that follows a failed local one.
     """
 
     k: int
@@ -168,6 +187,8 @@ class AlternatingConfig:
     local_options: dict[str, Any] = field(default_factory=dict)
     stop_rule: str = "all-players"
     warm_start: bool = True
+    global_candidates: str = "g-learn"
+    reuse_global_response: bool = False
 
     def validate(self, game: TabularGame) -> None:
         if self.k < 1:
@@ -191,6 +212,10 @@ class AlternatingConfig:
             raise AltmarlError(f"stop_rule {self.stop_rule!r} must be one of {STOP_RULES}")
         if self.m is not None and self.m < 1:
             raise AltmarlError(f"m = {self.m} must be >= 1 (or None for the exact operator)")
+        if self.global_candidates not in GLOBAL_CANDIDATES:
+            raise AltmarlError(
+                f"global_candidates {self.global_candidates!r} must be one of {GLOBAL_CANDIDATES}"
+            )
 
     def resolved_eps_tol(self, game: TabularGame) -> float:
         return self.eps_tol if self.eps_tol is not None else 0.005 * game.value_bound
@@ -216,6 +241,7 @@ HISTORY_FIELDS = (
     "alternation",
     "player",
     "decision",
+    "candidate",
     "old_value",
     "old_stderr",
     "new_value",
@@ -336,6 +362,38 @@ class AlternatingMARL:
         )
         return pi_g, LocalPolicy.uniform(g.num_sl, g.num_sg, g.num_al)
 
+    def safeguard_candidates(
+        self,
+        pi_g: GlobalPolicy,
+        pi_l: LocalPolicy,
+        proposal: GlobalPolicy,
+        q: np.ndarray | None,
+    ) -> list[tuple[str, GlobalPolicy, LocalPolicy]]:
+        """The safeguarded G step's extra candidates (see ``global_candidates``): conservative
+        versions of ``proposal`` relative to ``pi_g``, then the constant dispatchers.
+        Candidates whose table equals the current policy's or an earlier one's are left
+        out, as they cannot change UPDATE's decision."""
+        g, c = self.game, self.config
+        seen = [pi_g.table, proposal.table]
+        out: list[tuple[str, GlobalPolicy, LocalPolicy]] = []
+
+        def add(name: str, table: np.ndarray) -> None:
+            if any(np.array_equal(table, t) for t in seen):
+                return
+            seen.append(table)
+            policy = GlobalPolicy(table, c.k, g.num_sl, g.num_ag, pi_g.parameterization)
+            out.append((name, policy, pi_l))
+
+        if q is not None and q.shape[:2] == pi_g.table.shape == proposal.table.shape:
+            current = np.take_along_axis(q, pi_g.table[..., None], axis=-1)[..., 0]
+            advantage = q.max(axis=-1) - current
+            top = float(advantage.max())
+            for f in CONSERVATIVE_FRACTIONS:
+                add(f"conservative:{f}", np.where(advantage > f * top, proposal.table, pi_g.table))
+        for a in range(g.num_ag):
+            add(f"constant:{a}", np.full_like(pi_g.table, a))
+        return out
+
     # -- one proposal ---------------------------------------------------------------
     def propose(
         self,
@@ -385,6 +443,31 @@ class AlternatingMARL:
             res.q,
         )
 
+    def reuse_global(
+        self,
+        q: np.ndarray,
+        pi_g: GlobalPolicy,
+        pi_l: LocalPolicy,
+        seed: np.random.SeedSequence,
+    ) -> tuple[GlobalPolicy, LocalPolicy, dict[str, Any], np.ndarray]:
+        """G-LEARN's answer from an earlier ``Qhat`` for the same ``pi_l`` (eq. 20's greedy
+        policy, ties broken with this step's seed); no samples, no sweeps."""
+        from altmarl.glearn import greedy_policy
+
+        g, c = self.game, self.config
+        table = greedy_policy(q, np.random.default_rng(seed))
+        policy = GlobalPolicy(table, c.k, g.num_sl, g.num_ag, c.parameterization)  # type: ignore[arg-type]
+        if policy.parameterization != pi_g.parameterization:
+            policy = policy.to_mean_field()
+        info = {
+            "oracle_value": float(q.max(axis=-1).mean()),
+            "samples": 0,
+            "episodes": 0,
+            "iterations": 0,
+            "oracle_seconds": 0.0,
+        }
+        return policy, pi_l, info, q
+
     # -- the loop -------------------------------------------------------------------
     def run(
         self,
@@ -406,11 +489,13 @@ class AlternatingMARL:
         pi_g, pi_l = self.initial_pair()
         history: list[dict[str, Any]] = []
         step0, terminated, elapsed0 = 0, False, 0.0
+        # the last G-LEARN answer and the local policy it answered (warm start and reuse)
         q_warm: np.ndarray | None = None
+        q_local = ""
         if ckpt is not None:
             if resume and ckpt.exists():
                 ckpt.check_config(c)
-                pi_g, pi_l, history, step0, terminated, elapsed0, q_warm = ckpt.load(game)
+                pi_g, pi_l, history, step0, terminated, elapsed0, q_warm, q_local = ckpt.load(game)
             elif ckpt.exists() and not resume:
                 raise AltmarlError(
                     f"--out {ckpt.root} already holds a run; pass --resume to continue it "
@@ -426,19 +511,37 @@ class AlternatingMARL:
             alternation, phase = divmod(step, len(c.order))
             player = c.order[phase]
             oracle_seed, eval_seed = np.random.SeedSequence([c.seed, step]).spawn(2)
-            new_g, new_l, info, q = self.propose(player, pi_g, pi_l, oracle_seed, q_warm)
-            if q is not None and c.warm_start:
-                q_warm = q
+            if (
+                player == "global"
+                and c.reuse_global_response
+                and q_warm is not None
+                and q_local == _fingerprint(pi_l)
+            ):
+                new_g, new_l, info, q = self.reuse_global(q_warm, pi_g, pi_l, oracle_seed)
+            else:
+                new_g, new_l, info, q = self.propose(
+                    player, pi_g, pi_l, oracle_seed, q_warm if c.warm_start else None
+                )
+            if q is not None:
+                q_warm, q_local = q, _fingerprint(pi_l)
             t1 = time.perf_counter()
-            old_est, new_est = self.evaluator.estimate(
-                game, [(pi_g, pi_l), (new_g, new_l)], eval_seed
+            candidates = [("g-learn" if player == "global" else "l-learn", new_g, new_l)]
+            if player == "global" and c.global_candidates == "safeguarded":
+                candidates += self.safeguard_candidates(pi_g, pi_l, new_g, q)
+            old_est, *new_ests = self.evaluator.estimate(
+                game, [(pi_g, pi_l)] + [(g, l) for _, g, l in candidates], eval_seed
             )
+            # first best wins: G-LEARN's policy keeps a tie
+            best = max(range(len(candidates)), key=lambda i: new_ests[i].value)
+            candidate, new_g, new_l = candidates[best]
+            new_est = new_ests[best]
             decision = update_rule(old_est.value, new_est.value, eps_tol)
             row = {
                 "step": step,
                 "alternation": alternation,
                 "player": player,
                 "decision": decision,
+                "candidate": candidate,
                 "old_value": old_est.value,
                 "old_stderr": old_est.stderr,
                 "new_value": new_est.value,
@@ -469,6 +572,7 @@ class AlternatingMARL:
                     game,
                     elapsed0 + time.perf_counter() - t0,
                     q_warm,
+                    q_local,
                 )
             if on_step is not None:
                 on_step(step)
@@ -509,6 +613,10 @@ def _should_stop(history: list[dict[str, Any]], c: AlternatingConfig) -> bool:
             break
         confirmed.add(row["player"])
     return confirmed >= set(c.order)
+
+
+def _fingerprint(pi_l: LocalPolicy) -> str:
+    return hashlib.sha256(np.ascontiguousarray(pi_l.probs).tobytes()).hexdigest()
 
 
 def final_seed(config: AlternatingConfig) -> np.random.SeedSequence:
@@ -571,7 +679,9 @@ class _Checkpoint:
                 f"not {want[key]!r}; rerun with the original arguments"
             )
 
-    def save(self, pi_g, pi_l, history, step, terminated, game, elapsed, q_warm=None) -> None:
+    def save(
+        self, pi_g, pi_l, history, step, terminated, game, elapsed, q_warm=None, q_local=""
+    ) -> None:
         save_policy_dir(
             self.root / "policy",
             pi_g,
@@ -586,7 +696,13 @@ class _Checkpoint:
             tmp = self.root / "q_warm.tmp.npy"
             np.save(tmp, q_warm)
             tmp.replace(self.root / "q_warm.npy")
-        state = {"step": step, "terminated": terminated, "finished": False, "seconds": elapsed}
+        state = {
+            "step": step,
+            "terminated": terminated,
+            "finished": False,
+            "seconds": elapsed,
+            "q_local": q_local,
+        }
         _atomic_write(self.root / "state.json", json.dumps(state, indent=2) + "\n")
 
     def load(self, game):
@@ -609,6 +725,7 @@ class _Checkpoint:
             bool(state["terminated"]),
             float(state.get("seconds", 0.0)),
             q_warm,
+            str(state.get("q_local", "")),
         )
 
     def finish(self, result: AlternatingResult) -> None:
@@ -630,7 +747,7 @@ def write_history(path: Path, history: list[dict[str, Any]]) -> None:
         writer = csv.DictWriter(fh, fieldnames=HISTORY_FIELDS)
         writer.writeheader()
         for row in history:
-            writer.writerow({k: _fmt(row[k]) for k in HISTORY_FIELDS})
+            writer.writerow({k: _fmt(row.get(k, "")) for k in HISTORY_FIELDS})
     tmp.replace(path)
 
 
@@ -641,7 +758,7 @@ def _fmt(v: Any) -> Any:
 
 def read_history(path: Path) -> list[dict[str, Any]]:
     ints = {"step", "alternation", "samples", "episodes", "iterations"}
-    strs = {"player", "decision"}
+    strs = {"player", "decision", "candidate"}
     rows = []
     with path.open(newline="") as fh:
         for raw in csv.DictReader(fh):

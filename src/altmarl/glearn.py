@@ -535,7 +535,9 @@ def exact_adapted_bellman(
 
 
 @numba.njit(parallel=True, cache=True)
-def _sweep_sampled(next_index, reward, p_g, gamma, vt, q, vt_out, lo, hi):  # pragma: no cover
+def _sweep_sampled(
+    next_index, reward, p_g, gamma, vt, q, vt_out, lo, hi, write_q
+):  # pragma: no cover
     """One sweep of ``That_{k,m}`` on ``V``: ``q <- r + gamma P_g mean_j V[s', next]`` in place.
 
     next_index [S, X, m]; reward, q [S, X, A]; p_g [S, A, S]; vt, vt_out [X, W] hold
@@ -543,6 +545,7 @@ def _sweep_sampled(next_index, reward, p_g, gamma, vt, q, vt_out, lo, hi):  # pr
     columns to a width ``W`` that is a multiple of 8: the gather loop then runs over
     blocks of a literal 8 (one 64-byte cache line), which LLVM vectorizes; about 1.4x
     faster than a loop over ``S`` at ``|S_g| = 5``. ``vt_out`` gets ``max_a q``.
+    With ``write_q`` False, ``q`` is left alone (the span rule needs only ``V``).
     Per chunk ``b``: ``lo[b, 0]``/``hi[b, 0]`` are min/max of ``q_new - q_old``,
     ``lo[b, 1]``/``hi[b, 1]`` min/max of ``vt_out - vt``.
     """
@@ -551,33 +554,39 @@ def _sweep_sampled(next_index, reward, p_g, gamma, vt, q, vt_out, lo, hi):  # pr
     nchunk = lo.shape[0]
     chunk = (X + nchunk - 1) // nchunk
     scale = gamma / m
+    blocks = vt.shape[1] // 8
     for b in numba.prange(nchunk):
         start = b * chunk
         stop = min(X, start + chunk)
-        W = vt.shape[1]
-        acc = np.empty(W)
+        # a literal-sized accumulator stays in registers (1.2-1.4x faster than one of
+        # run-time width); wider V rows are summed one 8-column block at a time
+        acc = np.empty(8)
+        tot = np.empty(A)
         qlo = np.inf
         qhi = -np.inf
         vlo = np.inf
         vhi = -np.inf
         for x in range(start, stop):
             for s in range(S):
-                acc[:] = 0.0
-                for j in range(m):
-                    r = next_index[s, x, j]
-                    for t0 in range(0, W, 8):
+                tot[:] = 0.0
+                for blk in range(blocks):
+                    c0 = 8 * blk
+                    acc[:] = 0.0
+                    for j in range(m):
+                        r = next_index[s, x, j]
                         for t in range(8):
-                            acc[t0 + t] += vt[r, t0 + t]
+                            acc[t] += vt[r, c0 + t]
+                    for a in range(A):
+                        for t in range(min(8, S - c0)):
+                            tot[a] += p_g[s, a, c0 + t] * acc[t]
                 best = -np.inf
                 for a in range(A):
-                    tot = 0.0
-                    for t in range(S):
-                        tot += p_g[s, a, t] * acc[t]
-                    val = reward[s, x, a] + scale * tot
-                    d = val - q[s, x, a]
-                    qlo = min(qlo, d)
-                    qhi = max(qhi, d)
-                    q[s, x, a] = val
+                    val = reward[s, x, a] + scale * tot[a]
+                    if write_q:
+                        d = val - q[s, x, a]
+                        qlo = min(qlo, d)
+                        qhi = max(qhi, d)
+                        q[s, x, a] = val
                     best = max(best, val)
                 vt_out[x, s] = best
                 d = best - vt[x, s]
@@ -606,9 +615,11 @@ class _Sweeper:
             self.pad_in = np.zeros((X, width))
             self.pad_out = np.zeros((X, width))
 
-    def __call__(self, vt: np.ndarray, vt_out: np.ndarray) -> tuple[float, float, float, float]:
-        """Writes ``Q(V)`` into ``self.q`` and ``G(V)`` into ``vt_out``; returns min/max of
-        ``Q_new - Q_old`` and of ``G(V) - V``."""
+    def __call__(
+        self, vt: np.ndarray, vt_out: np.ndarray, write_q: bool = True
+    ) -> tuple[float, float, float, float]:
+        """Writes ``G(V)`` into ``vt_out`` and, with ``write_q``, ``Q(V)`` into ``self.q``;
+        returns min/max of ``Q_new - Q_old`` (0 without ``write_q``) and of ``G(V) - V``."""
         op = self.op
         if self.sampled:
             S = vt.shape[1]
@@ -623,9 +634,12 @@ class _Sweeper:
                 self.pad_out,
                 self.lo,
                 self.hi,
+                write_q,
             )
             vt_out[...] = self.pad_out[:, :S]
             lo, hi = self.lo.min(axis=0), self.hi.max(axis=0)
+            if not write_q:
+                return 0.0, 0.0, float(lo[1]), float(hi[1])
             return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
         w = op.expected_next_value(vt.T)
         q_new = op.reward + op.gamma * np.einsum("sxt,sat->sxa", w, op.p_g)
@@ -716,14 +730,15 @@ def value_iteration(
     resets = 0
     while it < max_iterations:
         it += 1
-        q_lo, q_hi, d_lo, d_hi = sweep(vt, vt_out)
-        residual = max(abs(q_lo), abs(q_hi))
+        # Q is needed only from V' (below), so the sweeps skip writing it
+        _, _, d_lo, d_hi = sweep(vt, vt_out, write_q=False)
         span = d_hi - d_lo
         bound = op.gamma * beta * span / 2.0
+        shift = beta * (d_hi + d_lo) / 2.0
         if bound <= tol or it >= max_iterations:
             converged = bound <= tol
             # V' = G(V) + beta * mid(D); one more sweep turns it into Q'
-            vt_out += beta * (d_hi + d_lo) / 2.0
+            vt_out += shift
             _, _, r_lo, r_hi = sweep(vt_out, vt)
             residual = max(abs(r_lo), abs(r_hi))
             it += 1
@@ -871,7 +886,12 @@ def glearn(
             reward_sampler=reward_sampler,
         )
     q, vi = value_iteration(
-        op, tol=tol, q0=q0, max_iterations=max_iterations, stopping=stopping, anderson=anderson
+        op,
+        tol=tol,
+        q0=q0,
+        max_iterations=max_iterations,
+        stopping=stopping,
+        anderson=anderson,
     )
     table = greedy_policy(q, rng_tie)
     policy = GlobalPolicy(table, k, game.num_sl, game.num_ag, parameterization)

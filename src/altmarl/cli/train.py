@@ -55,6 +55,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="rollouts",
         help="how UPDATE estimates values (exact: tiny n only)",
     )
+    p.add_argument(
+        "--global-candidates",
+        choices=("g-learn", "safeguarded"),
+        default="g-learn",
+        help="the global proposal: G-LEARN's policy (paper), or the best under common "
+        "random numbers of it, its conservative versions and the constant dispatchers",
+    )
     p.add_argument("--update-rollouts", type=positive_int, default=100)
     p.add_argument("--rollouts", type=positive_int, default=50, help="final evaluation rollouts")
     p.add_argument("--horizon", type=positive_int, default=100, help="rollout horizon")
@@ -92,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         m=args.m,
         local_oracle=args.local_oracle,
+        global_candidates=args.global_candidates,
     )
     result = AlternatingMARL(game, config).run(args.out, resume=args.resume)
     out = {

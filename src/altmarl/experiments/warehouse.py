@@ -23,6 +23,7 @@ FIELDNAMES = (
     "mode_mismatch",
     "uniform_value",
     "best_constant_value",
+    "max_constant_value",
     "train_seconds",
     "global_samples",
     "local_samples",
@@ -44,11 +45,13 @@ class WarehouseStudy:
     n: int = 1000
     alternations: int = 10
     m: int | None = 30
-    order: tuple[str, ...] = ("global", "local")
+    order: tuple[str, ...] = ("local", "global")
     eps_tol: float = 0.25
     update_rollouts: int = 100
     local_oracle: str = "mean-field"
-    tol: float = 1e-3
+    tol: float = 1e-2
+    global_candidates: str = "safeguarded"
+    reuse_global_response: bool = True
 
     @classmethod
     def quick(cls) -> WarehouseStudy:
@@ -69,9 +72,11 @@ class WarehouseStudy:
 
     def jobs(self) -> list[Job]:
         base = {key: val for key, val in asdict(self).items() if key not in ("k_values", "seeds")}
+        # largest k first: the costliest jobs start early, and the small ones fill the
+        # workers at the end instead of one k = 50 job running alone
         return [
             Job({"k": k, "seed": s}, {**base, "k": k, "seed": s})
-            for k in self.k_values
+            for k in sorted(self.k_values, reverse=True)
             for s in range(self.seeds)
         ]
 
@@ -105,6 +110,8 @@ def warehouse_job(params: dict[str, Any]) -> dict[str, Any]:
         m=params["m"],
         local_oracle=params["local_oracle"],
         tol=float(params["tol"]),
+        global_candidates=params["global_candidates"],
+        reuse_global_response=bool(params["reuse_global_response"]),
     )
     res = AlternatingMARL(game, cfg).run(progress=False)
     # the final evaluation again, recorded, with the same seed: same returns, plus trajectories
@@ -135,6 +142,7 @@ def warehouse_job(params: dict[str, Any]) -> dict[str, Any]:
         "mode_mismatch": ev.mode_mismatch_rate,
         "uniform_value": base.uniform,
         "best_constant_value": base.best_constant,
+        "max_constant_value": base.max_constant,
         "train_seconds": summary["seconds"],
         "global_samples": summary["global_samples"],
         "local_samples": summary["local_samples"],
