@@ -359,6 +359,9 @@ def test_train_cli_json_files_and_resume(tmp_path, cli, cli_json):
         "1",
         "--global-candidates",
         "safeguarded",
+        "--reuse-global-response",
+        "--tol",
+        "1e-2",
         "--out",
         str(out),
     ]
@@ -379,6 +382,7 @@ def test_train_cli_json_files_and_resume(tmp_path, cli, cli_json):
     config = json.loads((out / "config.json").read_text())
     assert config["k"] == 3 and config["game"]["name"] == "warehouse"
     assert config["global_candidates"] == "safeguarded"
+    assert config["reuse_global_response"] is True and config["tol"] == 0.01
     names = {r["candidate"] for r in read_history(out / "history.csv")}
     allowed = {"l-learn", "g-learn", *(f"conservative:{f}" for f in CONSERVATIVE_FRACTIONS)}
     assert names <= allowed | {f"constant:{a}" for a in range(5)}

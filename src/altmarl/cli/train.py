@@ -62,6 +62,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="the global proposal: G-LEARN's policy (paper), or the best under common "
         "random numbers of it, its conservative versions and the constant dispatchers",
     )
+    p.add_argument(
+        "--reuse-global-response",
+        action="store_true",
+        help="a global step facing the local policy of the last G-LEARN call reuses that "
+        "call's Q instead of sampling anew",
+    )
+    p.add_argument(
+        "--tol",
+        type=positive_float,
+        default=1e-6,
+        help="G-LEARN's certified accuracy of Q (default 1e-6; the warehouse study uses 1e-2)",
+    )
     p.add_argument("--update-rollouts", type=positive_int, default=100)
     p.add_argument("--rollouts", type=positive_int, default=50, help="final evaluation rollouts")
     p.add_argument("--horizon", type=positive_int, default=100, help="rollout horizon")
@@ -100,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
         m=args.m,
         local_oracle=args.local_oracle,
         global_candidates=args.global_candidates,
+        reuse_global_response=args.reuse_global_response,
+        tol=args.tol,
     )
     result = AlternatingMARL(game, config).run(args.out, resume=args.resume)
     out = {
