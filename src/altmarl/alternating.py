@@ -427,20 +427,14 @@ class AlternatingMARL:
             self.game, pi_l, k, seed=np.random.default_rng(seed), q0=q0
         )
         d = res.info.as_dict()
-        policy = res.policy
-        if policy.parameterization != pi_g.parameterization:
-            policy = policy.to_mean_field()
-        return (
-            policy,
-            pi_l,
-            {
-                "oracle_value": float(res.q.max(axis=-1).mean()),
-                "samples": int(d.get("samples", 0)),
-                "episodes": 0,
-                "iterations": int(d.get("iterations", 0)),
-                "oracle_seconds": float(d.get("seconds", 0.0)),
-            },
+        return _global_answer(
+            res.policy,
             res.q,
+            pi_g,
+            pi_l,
+            samples=int(d.get("samples", 0)),
+            iterations=int(d.get("iterations", 0)),
+            seconds=float(d.get("seconds", 0.0)),
         )
 
     def reuse_global(
@@ -457,16 +451,7 @@ class AlternatingMARL:
         g, c = self.game, self.config
         table = greedy_policy(q, np.random.default_rng(seed))
         policy = GlobalPolicy(table, c.k, g.num_sl, g.num_ag, c.parameterization)  # type: ignore[arg-type]
-        if policy.parameterization != pi_g.parameterization:
-            policy = policy.to_mean_field()
-        info = {
-            "oracle_value": float(q.max(axis=-1).mean()),
-            "samples": 0,
-            "episodes": 0,
-            "iterations": 0,
-            "oracle_seconds": 0.0,
-        }
-        return policy, pi_l, info, q
+        return _global_answer(policy, q, pi_g, pi_l, samples=0, iterations=0, seconds=0.0)
 
     # -- the loop -------------------------------------------------------------------
     def run(
@@ -613,6 +598,29 @@ def _should_stop(history: list[dict[str, Any]], c: AlternatingConfig) -> bool:
             break
         confirmed.add(row["player"])
     return confirmed >= set(c.order)
+
+
+def _global_answer(
+    policy: GlobalPolicy,
+    q: np.ndarray,
+    pi_g: GlobalPolicy,
+    pi_l: LocalPolicy,
+    *,
+    samples: int,
+    iterations: int,
+    seconds: float,
+) -> tuple[GlobalPolicy, LocalPolicy, dict[str, Any], np.ndarray]:
+    """A global proposal in the current pair's parameterization, with its history fields."""
+    if policy.parameterization != pi_g.parameterization:
+        policy = policy.to_mean_field()
+    info = {
+        "oracle_value": float(q.max(axis=-1).mean()),
+        "samples": samples,
+        "episodes": 0,
+        "iterations": iterations,
+        "oracle_seconds": seconds,
+    }
+    return policy, pi_l, info, q
 
 
 def _fingerprint(pi_l: LocalPolicy) -> str:

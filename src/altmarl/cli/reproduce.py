@@ -85,11 +85,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_warehouse(args: argparse.Namespace) -> int:
-    from altmarl.experiments.warehouse import (
-        WarehouseStudy,
-        run_study,
-        with_overrides,
-    )
+    from altmarl.experiments.sweep import with_overrides
+    from altmarl.experiments.warehouse import WarehouseStudy, run_study
 
     study = WarehouseStudy.quick() if args.quick else WarehouseStudy()
     study = with_overrides(

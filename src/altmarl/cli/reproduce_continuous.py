@@ -46,7 +46,8 @@ def run_continuous_study(args: argparse.Namespace) -> int:
     except ImportError:
         raise CliError("reproduce continuous needs torch: pip install 'altmarl[deep]'") from None
     from altmarl.cli.reproduce import run_and_report
-    from altmarl.continuous.study import ContinuousStudy, run_study, with_overrides
+    from altmarl.continuous.study import ContinuousStudy, run_study
+    from altmarl.experiments.sweep import with_overrides
 
     study = ContinuousStudy.quick() if args.quick else ContinuousStudy()
     study = with_overrides(

@@ -16,14 +16,14 @@ choice and the true mode), and ``summary.md``.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from altmarl.errors import AltmarlError
-from altmarl.experiments.sweep import Job, record_protocol, run_sweep
+from altmarl.experiments.sweep import Job, sweep_study
 
 FIELDNAMES = (
     "value",
@@ -152,31 +152,22 @@ def run_study(
 ) -> Path:
     """Run the sweep, then write the figures, their CSVs and ``summary.md`` into ``out``."""
     study.validate()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    record_protocol(out, study.to_json(), resume)
     cores = os.cpu_count() or 1
     n_workers = workers or cores
-    run_sweep(
+    return sweep_study(
+        out,
+        study.to_json(),
         study.jobs(threads=max(1, cores // n_workers)),
         continuous_job,
-        out,
         fieldnames=list(FIELDNAMES),
+        on_result=_save_run(Path(out)),
+        write_figures=(lambda d: continuous_figures(d, study)) if figures else None,
         backend=backend,
         workers=n_workers,
         ray_address=ray_address,
         resume=resume,
         progress=progress,
-        on_result=_save_run(out),
     )
-    if figures:
-        continuous_figures(out, study)
-    return out
-
-
-def with_overrides(study: ContinuousStudy, **kw: Any) -> ContinuousStudy:
-    """The study with the given fields replaced (``None`` values are ignored)."""
-    return replace(study, **{k: v for k, v in kw.items() if v is not None})
 
 
 # ---------------------------------------------------------------------------- figures

@@ -51,13 +51,12 @@ def warehouse_figures(out: Path, study: Any) -> dict[str, Path]:
     if not rows:
         return {}
     written: dict[str, Path] = {}
-    ks, v_mean, v_std, v_lo, v_hi, n_ok = _stats(per_k(rows, "value"))
+    values, constants = per_k(rows, "value"), per_k(rows, "best_constant_value")
+    ks, v_mean, v_std, v_lo, v_hi, n_ok = _stats(values)
     _, u_mean, *_ = _stats(per_k(rows, "uniform_value"))
-    _, c_mean, *_ = _stats(per_k(rows, "best_constant_value"))
+    _, c_mean, *_ = _stats(constants)
     # per-run margin over the best constant dispatcher (same local policy, same rollouts)
-    margins = {
-        k: v - per_k(rows, "best_constant_value")[k] for k, v in per_k(rows, "value").items()
-    }
+    margins = {k: v - constants[k] for k, v in values.items()}
     _, d_mean, d_std, *_ = _stats(margins)
     d_wins = np.array([int((margins[k] > 0).sum()) for k in ks])
     write_csv(

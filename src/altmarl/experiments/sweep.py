@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -301,6 +301,48 @@ def _run_ray(
     finally:
         if started:
             ray.shutdown()
+
+
+def sweep_study(
+    out: str | Path,
+    protocol: dict[str, Any],
+    jobs: Sequence[Job],
+    job_fn: Callable[[dict[str, Any]], dict[str, Any]],
+    *,
+    fieldnames: Sequence[str],
+    on_result: Callable[[Job, dict[str, Any]], None] | None = None,
+    write_figures: Callable[[Path], Any] | None = None,
+    backend: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
+    resume: bool = False,
+    progress: bool | None = None,
+) -> Path:
+    """A study's sweep: record (or, on ``resume``, check) its protocol in ``out``, run the
+    jobs, then ``write_figures(out)``. Returns ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    record_protocol(out, protocol, resume)
+    run_sweep(
+        jobs,
+        job_fn,
+        out,
+        fieldnames=fieldnames,
+        backend=backend,
+        workers=workers,
+        ray_address=ray_address,
+        resume=resume,
+        progress=progress,
+        on_result=on_result,
+    )
+    if write_figures is not None:
+        write_figures(out)
+    return out
+
+
+def with_overrides(study: Any, **kw: Any) -> Any:
+    """The study (a dataclass) with the given fields replaced; ``None`` values are ignored."""
+    return replace(study, **{k: v for k, v in kw.items() if v is not None})
 
 
 def record_protocol(out: Path, protocol: dict[str, Any], resume: bool) -> None:

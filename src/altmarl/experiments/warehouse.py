@@ -8,14 +8,14 @@ against the same local policy with common random numbers.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from altmarl.errors import AltmarlError
-from altmarl.experiments.sweep import Job, read_results, record_protocol, run_sweep
+from altmarl.experiments.sweep import Job, read_results, sweep_study
 
 FIELDNAMES = (
     "value",
@@ -191,27 +191,23 @@ def run_study(
     figures: bool = True,
 ) -> Path:
     """Run the sweep, then write the figures, their CSVs and ``summary.md`` into ``out``."""
+    from altmarl.experiments.figures import warehouse_figures
+
     study.validate()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    record_protocol(out, study.to_json(), resume)
-    run_sweep(
+    return sweep_study(
+        out,
+        study.to_json(),
         study.jobs(),
         warehouse_job,
-        out,
         fieldnames=FIELDNAMES,
+        on_result=_save_policy(Path(out)),
+        write_figures=(lambda d: warehouse_figures(d, study)) if figures else None,
         backend=backend,
         workers=workers,
         ray_address=ray_address,
         resume=resume,
         progress=progress,
-        on_result=_save_policy(out),
     )
-    if figures:
-        from altmarl.experiments.figures import warehouse_figures
-
-        warehouse_figures(out, study)
-    return out
 
 
 def load_ok_rows(out: Path) -> list[dict[str, Any]]:
@@ -237,8 +233,3 @@ def per_k(rows: list[dict[str, Any]], field: str) -> dict[int, np.ndarray]:
     for r in rows:
         out.setdefault(int(r["k"]), []).append(r[field])
     return {k: np.array(v) for k, v in sorted(out.items())}
-
-
-def with_overrides(study: WarehouseStudy, **kw: Any) -> WarehouseStudy:
-    """The study with the given fields replaced (``None`` values are ignored)."""
-    return replace(study, **{k: v for k, v in kw.items() if v is not None})
