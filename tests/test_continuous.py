@@ -376,7 +376,7 @@ def test_cli_reproduce_continuous_end_to_end(cli, tmp_path):
 
 def test_local_and_ray_backends_agree_on_the_continuous_study(tmp_path):
     pytest.importorskip("ray")
-    from altmarl.continuous.study import ContinuousStudy, run_study
+    from altmarl.experiments.continuous_study import ContinuousStudy, run_study
     from altmarl.experiments.sweep import read_results
 
     study = ContinuousStudy(

@@ -32,16 +32,18 @@ import scipy.sparse.linalg as spla
 from altmarl.counts import CountSpace
 from altmarl.errors import AltmarlError
 from altmarl.exact import (
-    convolve_counts,
     evaluate_exact,
     global_action_table,
-    hypergeometric_matrix,
-    initial_count_distribution,
-    multinomial_pmf,
     optimal_global_control,
     population_model,
 )
 from altmarl.game import TabularGame
+from altmarl.laws import (
+    convolve_counts,
+    hypergeometric_matrix,
+    initial_count_distribution,
+    multinomial_pmf,
+)
 from altmarl.policies import GlobalActor, GlobalPolicy, LocalPolicy, check_pair_fits_game
 
 #: Restricted classes with at most this many deterministic policies are enumerated.
@@ -93,7 +95,7 @@ def local_split_control(
     space = CountSpace(n, L)
     counts = space.all()
     C = space.size
-    act = global_action_table(global_policy, S_g, game.num_ag, k, L)
+    act = global_action_table(global_policy, S_g, k, L)
     probs = np.einsum("Nc,gca->gNa", hypergeometric_matrix(n, k, L), act)  # [g, N, a_g]
     rg = np.einsum("gNa,ga->gN", probs, game.r_g)
     global_next = np.einsum("gNa,gah->gNh", probs, game.P_g)

@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import time
 
-    from altmarl.policies import load_policy_dir
+    from altmarl.policy_dir import load_policy_dir
     from altmarl.simulate import evaluate
 
     if args.continuous_run is not None:

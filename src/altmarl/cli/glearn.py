@@ -66,7 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from altmarl.glearn import glearn
-    from altmarl.policies import LocalPolicy, load_policy_dir, save_policy_dir
+    from altmarl.policies import LocalPolicy
+    from altmarl.policy_dir import load_policy_dir, save_policy_dir
 
     game = load_game(args)
     if args.local_policy_dir is not None:

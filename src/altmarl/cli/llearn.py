@@ -50,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from altmarl.errors import PolicyError
     from altmarl.llearn import best_response
-    from altmarl.policies import load_policy_dir, save_policy_dir
+    from altmarl.policy_dir import load_policy_dir, save_policy_dir
 
     game = load_game(args)
     try:
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         if args.oracle != "ucfh":
             raise CliError(f"--episodes applies to --oracle ucfh only, not {args.oracle}")
         options["max_episodes"] = args.episodes
-    local, info = best_response(
+    answer = best_response(
         game,
         pair.global_policy,
         args.k,
@@ -78,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         T=args.T,
         **options,
     )
+    local, info = answer.policy, answer.info
     result = info.as_dict()
     result["k"] = args.k
     if args.out is not None:

@@ -42,7 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from altmarl.policies import LocalPolicy, UniformGlobalPolicy, load_policy_dir
+    from altmarl.policies import LocalPolicy, UniformGlobalPolicy
+    from altmarl.policy_dir import load_policy_dir
     from altmarl.simulate import evaluate
 
     game = load_game(args)

@@ -90,10 +90,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
-    from altmarl.alternating import AlternatingConfig, AlternatingMARL, final_seed
-    from altmarl.baselines import dispatcher_baselines
+    from altmarl.alternating import AlternatingConfig
+    from altmarl.training import train_and_compare
 
     game = load_game(args)
     check_k_n(args.k, args.n)
@@ -115,28 +113,10 @@ def run(args: argparse.Namespace) -> int:
         reuse_global_response=args.reuse_global_response,
         tol=args.tol,
     )
-    result = AlternatingMARL(game, config).run(args.out, resume=args.resume)
-    out = {
-        "game": game.name,
-        "k": args.k,
-        "n": args.n,
-        **result.summary(),
-        "run_dir": str(args.out),
-    }
-    if not args.no_baselines and args.evaluation == "rollouts":
-        base = dispatcher_baselines(
-            game,
-            result.local_policy,
-            n=args.n,
-            k=args.k,
-            rollouts=args.rollouts,
-            horizon=args.horizon,
-            seed=final_seed(config),
-        )
-        out["uniform_dispatcher_value"] = base.uniform
-        out["best_constant_dispatcher_value"] = base.best_constant
-        out["best_constant_action"] = base.best_constant_action
-        (args.out / "result.json").write_text(json.dumps(out, indent=2) + "\n")
+    report = train_and_compare(
+        game, config, args.out, resume=args.resume, baselines=not args.no_baselines
+    )
+    out = report.summary(game, config)
     lo, hi = out["value_ci"]
     human = (
         f"{game.name}: k={args.k} n={args.n}  value {out['value']:.4f} "

@@ -6,58 +6,33 @@ summary.md, written into the study directory.
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; never open a window
-import matplotlib.pyplot as plt
 import numpy as np
 
-
-def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    with path.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        for row in rows:
-            w.writerow([repr(float(v)) if isinstance(v, float | np.floating) else v for v in row])
-
-
-def band_plot(ax, x, mean, std, label: str, color: str | None = None, marker: str = "o") -> None:
-    """Mean line with a +-1 std band (spread over seeds)."""
-    line = ax.plot(x, mean, marker=marker, label=label, color=color)[0]
-    ax.fill_between(x, mean - std, mean + std, alpha=0.25, color=line.get_color(), lw=0)
-
-
-def _stats(values: dict[int, np.ndarray]) -> tuple[np.ndarray, ...]:
-    ks = np.array(sorted(values))
-    mean = np.array([values[k].mean() for k in ks])
-    std = np.array([values[k].std(ddof=1) if values[k].size > 1 else 0.0 for k in ks])
-    lo = np.array([values[k].min() for k in ks])
-    hi = np.array([values[k].max() for k in ks])
-    n = np.array([values[k].size for k in ks])
-    return ks, mean, std, lo, hi, n
+from altmarl.experiments.plotting import band_plot, plt, save_figure, write_csv
+from altmarl.experiments.results import load_ok_rows, per_k, policy_dir, seed_stats
+from altmarl.experiments.sweep import read_results
+from altmarl.policy_dir import load_policy_dir
+from altmarl.scenarios import warehouse
+from altmarl.simulate import evaluate
 
 
 def warehouse_figures(out: Path, study: Any) -> dict[str, Path]:
     """Write every figure and table of the warehouse study from ``out/results.csv``."""
-    from altmarl.experiments.warehouse import load_ok_rows, per_k
-
     out = Path(out)
     rows = load_ok_rows(out)
     if not rows:
         return {}
     written: dict[str, Path] = {}
     values, constants = per_k(rows, "value"), per_k(rows, "best_constant_value")
-    ks, v_mean, v_std, v_lo, v_hi, n_ok = _stats(values)
-    _, u_mean, *_ = _stats(per_k(rows, "uniform_value"))
-    _, c_mean, *_ = _stats(constants)
+    ks, v_mean, v_std, v_lo, v_hi, n_ok = seed_stats(values)
+    _, u_mean, *_ = seed_stats(per_k(rows, "uniform_value"))
+    _, c_mean, *_ = seed_stats(constants)
     # per-run margin over the best constant dispatcher (same local policy, same rollouts)
     margins = {k: v - constants[k] for k, v in values.items()}
-    _, d_mean, d_std, *_ = _stats(margins)
+    _, d_mean, d_std, *_ = seed_stats(margins)
     d_wins = np.array([int((margins[k] > 0).sum()) for k in ks])
     write_csv(
         out / "reward_vs_k.csv",
@@ -101,9 +76,9 @@ def warehouse_figures(out: Path, study: Any) -> dict[str, Path]:
         title=f"Warehouse, n = {study.n}",
     )
     ax.legend(fontsize=8)
-    written["reward_vs_k"] = _save(fig, out / "reward_vs_k.png")
+    written["reward_vs_k"] = save_figure(fig, out / "reward_vs_k.png")
 
-    ks_t, t_mean, t_std, *_ = _stats(per_k(rows, "train_seconds"))
+    ks_t, t_mean, t_std, *_ = seed_stats(per_k(rows, "train_seconds"))
     write_csv(
         out / "runtime_vs_k.csv",
         ["k", "train_seconds_mean", "train_seconds_std"],
@@ -112,9 +87,9 @@ def warehouse_figures(out: Path, study: Any) -> dict[str, Path]:
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     band_plot(ax, ks_t, t_mean, t_std, "training run (mean ± std)")
     ax.set(xlabel="k", ylabel="seconds", title="Learning runtime vs k")
-    written["runtime_vs_k"] = _save(fig, out / "runtime_vs_k.png")
+    written["runtime_vs_k"] = save_figure(fig, out / "runtime_vs_k.png")
 
-    ks_m, m_mean, m_std, *_ = _stats(per_k(rows, "mode_mismatch"))
+    ks_m, m_mean, m_std, *_ = seed_stats(per_k(rows, "mode_mismatch"))
     write_csv(
         out / "mode_mismatch_vs_k.csv",
         ["k", "mismatch_mean", "mismatch_std"],
@@ -128,7 +103,7 @@ def warehouse_figures(out: Path, study: Any) -> dict[str, Path]:
         ylim=(0, 1),
         title="Dispatcher's action vs the true mode",
     )
-    written["mode_mismatch_vs_k"] = _save(fig, out / "mode_mismatch_vs_k.png")
+    written["mode_mismatch_vs_k"] = save_figure(fig, out / "mode_mismatch_vs_k.png")
 
     written["zone_heatmap"] = _zone_heatmap(out, study, [int(k) for k in ks])
     written["summary"] = _summary(
@@ -149,11 +124,6 @@ def warehouse_figures(out: Path, study: Any) -> dict[str, Path]:
 
 
 def _zone_heatmap(out: Path, study: Any, ks: list[int]) -> Path:
-    from altmarl.experiments.warehouse import policy_dir
-    from altmarl.policies import load_policy_dir
-    from altmarl.scenarios import warehouse
-    from altmarl.simulate import evaluate
-
     game = warehouse()
     picks = sorted({ks[0], ks[len(ks) // 2], ks[-1]})
     picks = [k for k in picks if (policy_dir(out, k, 0) / "policy.npz").is_file()]
@@ -208,15 +178,13 @@ def _zone_heatmap(out: Path, study: Any, ks: list[int]) -> Path:
         ["k", "t", "zone", "fraction", "dispatcher_action", "true_mode"],
         rows,
     )
-    return _save(fig, out / "zone_heatmap.png")
+    return save_figure(fig, out / "zone_heatmap.png")
 
 
 def _summary(
     out, study, rows, ks, v_mean, v_std, u_mean, c_mean, margin, m_mean, t_mean, n_ok
 ) -> Path:
     failed = 0
-    from altmarl.experiments.sweep import read_results
-
     all_rows = read_results(out / "results.csv")
     ok_keys = {(int(r["k"]), int(r["seed"])) for r in rows}
     failed = len(
@@ -249,11 +217,4 @@ def _summary(
         )
     path = out / "summary.md"
     path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path

@@ -34,10 +34,12 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import gammaln
 
-from altmarl.counts import CountSpace, TupleSpace, check_memory
+from altmarl.counts import CountSpace, TupleSpace
 from altmarl.errors import AltmarlError, MemoryBudgetError
 from altmarl.game import TabularGame
-from altmarl.mdp import EpisodicMDP
+from altmarl.laws import ordered_tuple_prob
+from altmarl.llearn.mdp import EpisodicMDP
+from altmarl.memory import check_memory
 from altmarl.policies import GlobalPolicy, LocalPolicy
 
 #: Largest number of micro states the Python enumeration of Algorithm 28 will visit.
@@ -99,41 +101,6 @@ def _check_policy(game: TabularGame, pi_g: GlobalPolicy, k: int) -> None:
         raise AltmarlError("global policy does not fit the game's |S_g|, |A_g|, |S_l|")
 
 
-def global_action_probs(pi_g: GlobalPolicy, counts: np.ndarray) -> np.ndarray:
-    """``q[s_g, m, a_g]``: probability that online execution plays ``a_g`` given ``s_g`` and
-    the ``k`` sampled agents' counts ``counts[m]`` (one-hot for a mean-field policy; for a
-    standard policy, averaged over the uniformly random ordering it reads, SPEC §6)."""
-    counts = np.asarray(counts, dtype=np.int64)
-    S_g, A_g = pi_g.num_global_states, pi_g.num_actions
-    cs = CountSpace(pi_g.k, pi_g.num_local_states)
-    if pi_g.parameterization == "mean-field":
-        acts = pi_g.table[:, cs.rank(counts)]  # [S_g, M]
-        return np.eye(A_g)[acts]
-    ts = pi_g.space
-    assert isinstance(ts, TupleSpace)
-    tuple_rank = cs.rank(ts.counts(np.arange(ts.size)))  # count rank of every ordered tuple
-    freq = np.zeros((S_g, cs.size, A_g))
-    for g in range(S_g):
-        np.add.at(freq[g], (tuple_rank, pi_g.table[g]), 1.0)
-    freq /= freq.sum(axis=2, keepdims=True).clip(min=1.0)
-    return freq[:, cs.rank(counts), :]
-
-
-def ordered_tuple_prob(game: TabularGame, counts: np.ndarray) -> np.ndarray:
-    """Probability of one particular ordered tuple of local states with ``counts[..., L]``
-    under the game's initializer (i.i.d. ``rho_l``, or Dirichlet-multinomial)."""
-    c = np.asarray(counts, dtype=np.float64)
-    if game.dirichlet_alpha is not None:
-        a = game.dirichlet_alpha
-        k = c.sum(axis=-1)
-        logp = gammaln(a + c).sum(-1) - gammaln(a).sum() + gammaln(a.sum()) - gammaln(a.sum() + k)
-        return np.exp(logp)
-    rho = game.rho_l
-    with np.errstate(divide="ignore"):
-        logr = np.log(rho)
-    return np.exp(np.where(c > 0, c * logr, 0.0).sum(-1))
-
-
 def k_chain_num_states(num_sl: int, num_sg: int, k: int) -> int:
     """``|S_l|^k |S_g| (1 + k |S_g|)`` micro states of the k-chained MDP."""
     return num_sl**k * num_sg * (1 + k * num_sg)
@@ -172,7 +139,7 @@ def k_chained_mdp(
 
     tuples = ts.all()  # [X, k]
     counts = ts.counts(np.arange(X))  # [X, L]
-    q = global_action_probs(pi_g, counts)  # [G, X, Ag]
+    q = pi_g.action_law(counts)  # [G, X, Ag]
     rows, cols, vals = [], [], []
     reward = np.zeros((n_states, A))
 
@@ -361,7 +328,7 @@ def mean_field_chained_mdp(
             full = np.asarray(others) + eye[s_tag]
             r = int(cs_all.rank(full))
             if r not in q_cache:
-                q_cache[r] = global_action_probs(pi_g, full[None])[:, 0, :]  # [G, A_g]
+                q_cache[r] = pi_g.action_law(full[None])[:, 0, :]  # [G, A_g]
             qa = q_cache[r][g]
             pend = qa @ game.P_g[g]  # [G']
             rg = float(qa @ game.r_g[g])

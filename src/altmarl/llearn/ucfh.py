@@ -45,9 +45,9 @@ from typing import Protocol, runtime_checkable
 import numba
 import numpy as np
 
-from altmarl.counts import check_memory
 from altmarl.errors import AltmarlError
-from altmarl.mdp import EpisodicMDP, sample_episodes
+from altmarl.llearn.mdp import EpisodicMDP, sample_episodes
+from altmarl.memory import check_memory
 
 #: Practical knownness threshold ``m`` (see the module docstring).
 DEFAULT_KNOWNNESS = 10

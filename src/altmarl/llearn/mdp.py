@@ -28,8 +28,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike
 
-from altmarl.counts import check_memory
 from altmarl.errors import AltmarlError
+from altmarl.memory import check_memory
 
 #: Tolerance on the sum of a transition row or of the initial distribution.
 PROB_TOL = 1e-9
