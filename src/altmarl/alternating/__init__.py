@@ -17,6 +17,7 @@ current policy; every proposal goes through UPDATE. The pieces, one per module:
 """
 
 from altmarl.alternating.config import (
+    EVALUATIONS,
     GLOBAL_CANDIDATES,
     PLAYERS,
     STOP_RULES,
@@ -53,6 +54,7 @@ from altmarl.alternating.update import KeepBetter, ToleranceUpdate, Verdict, jud
 
 __all__ = [
     "CONSERVATIVE_FRACTIONS",
+    "EVALUATIONS",
     "GLOBAL_CANDIDATES",
     "HISTORY_FIELDS",
     "PLAYERS",

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from altmarl.cli._common import CliError, emit, positive_int
+from altmarl.experiments.sweep import BACKENDS
 
 
 def k_values(text: str) -> tuple[int, ...]:
@@ -36,7 +37,7 @@ def add_sweep_args(p: argparse.ArgumentParser) -> None:
     """Arguments every study shares: backend, workers, resume, output."""
     p.add_argument(
         "--backend",
-        choices=("local", "ray"),
+        choices=BACKENDS,
         default="local",
         help="local process pool (default) or Ray",
     )

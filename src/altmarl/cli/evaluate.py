@@ -15,6 +15,7 @@ from altmarl.cli._common import (
     positive_int,
 )
 from altmarl.cli.evaluate_continuous import add_arguments as add_continuous_arguments
+from altmarl.simulate.rollouts import SIMULATORS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--k", type=positive_int, default=None)
     p.add_argument("--rollouts", type=positive_int, default=50)
     p.add_argument("--horizon", type=positive_int, default=100)
-    p.add_argument("--simulator", choices=("agents", "counts"), default="counts")
+    p.add_argument("--simulator", choices=SIMULATORS, default="counts")
     p.add_argument(
         "--exact",
         action="store_true",

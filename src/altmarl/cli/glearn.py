@@ -27,6 +27,7 @@ from altmarl.cli._common import (
 
 def register(sub: argparse._SubParsersAction) -> None:
     from altmarl.glearn import DEFAULT_M, STOPPING_RULES
+    from altmarl.policies import PARAMETERIZATIONS
 
     p = sub.add_parser(
         "glearn",
@@ -42,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=DEFAULT_M,
         help=f"samples per entry, or 'exact' for the exact operator (default {DEFAULT_M})",
     )
-    p.add_argument("--parameterization", choices=("mean-field", "standard"), default="mean-field")
+    p.add_argument("--parameterization", choices=PARAMETERIZATIONS, default="mean-field")
     p.add_argument(
         "--local-policy-dir",
         type=Path,

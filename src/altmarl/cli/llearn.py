@@ -9,6 +9,8 @@ from altmarl.cli._common import CliError, add_game_args, emit, load_game, positi
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from altmarl.llearn import ORACLES
+
     p = subparsers.add_parser(
         "llearn",
         help="best response of the shared local policy to a fixed global policy (L-LEARN)",
@@ -26,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         required=True,
         help="policy directory whose global policy is fixed (its local policy is the start)",
     )
-    p.add_argument("--oracle", choices=("ucfh", "planning", "mean-field"), default="ucfh")
+    p.add_argument("--oracle", choices=ORACLES, default="ucfh")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--T",

@@ -24,7 +24,11 @@ def register_continuous(studies: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--k-values", type=k_values, default=None, help="default 1,5,10,25,50,75")
     p.add_argument("--seeds", type=positive_int, default=None, help="default 15")
-    p.add_argument("--local-algo", choices=("trpo", "ppo", "a2c"), default=None)
+    p.add_argument(
+        "--local-algo",
+        default=None,
+        help="the L step's learner (default trpo; the study lists the others if misspelt)",
+    )
     p.add_argument("--rollouts", type=positive_int, default=None, help="default 50")
     p.add_argument("--horizon", type=positive_int, default=None, help="default 100")
     p.add_argument("--n", type=positive_int, default=None, help="default 500")

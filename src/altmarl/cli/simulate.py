@@ -14,6 +14,7 @@ from altmarl.cli._common import (
     nonneg_int,
     positive_int,
 )
+from altmarl.simulate.rollouts import SIMULATORS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--horizon", type=positive_int, default=100)
     p.add_argument(
         "--simulator",
-        choices=("agents", "counts"),
+        choices=SIMULATORS,
         default="counts",
         help="counts: exact on count vectors, any n; agents: one state per agent",
     )

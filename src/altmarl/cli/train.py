@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 from pathlib import Path
 
 from altmarl.cli._common import (
@@ -19,6 +20,9 @@ from altmarl.cli._common import (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from altmarl.alternating import EVALUATIONS, GLOBAL_CANDIDATES, PLAYERS
+    from altmarl.llearn import ORACLES
+
     p = sub.add_parser(
         "train",
         help="learn an approximate Nash equilibrium by ALTERNATING-MARL",
@@ -36,13 +40,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--alternations", type=positive_int, default=10)
     p.add_argument(
         "--order",
-        choices=("local-global", "global-local"),
+        choices=[f"{a}-{b}" for a, b in itertools.permutations(PLAYERS)],
         default="local-global",
         help="which player moves first in each alternation",
     )
-    p.add_argument(
-        "--local-oracle", choices=("ucfh", "planning", "mean-field"), default="mean-field"
-    )
+    p.add_argument("--local-oracle", choices=ORACLES, default="mean-field")
     p.add_argument(
         "--eps-tol",
         type=positive_float,
@@ -51,13 +53,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--evaluation",
-        choices=("rollouts", "exact"),
+        choices=EVALUATIONS,
         default="rollouts",
         help="how UPDATE estimates values (exact: tiny n only)",
     )
     p.add_argument(
         "--global-candidates",
-        choices=("g-learn", "safeguarded"),
+        choices=GLOBAL_CANDIDATES,
         default="g-learn",
         help="the global proposal: G-LEARN's policy (paper), or the best under common "
         "random numbers of it, its conservative versions and the constant dispatchers",

@@ -72,7 +72,7 @@ def continuous_figures(out: Path, study: Any) -> dict[str, Path]:
         ["k", "seeds", "train_seconds_mean", "train_seconds_std"],
         list(zip(ks, n_ok, t_mean, t_std, strict=True)),
         "training wall time per run (s)",
-        lambda ax: band_plot(ax, ks, t_mean, t_std, "train (30 alternations)"),
+        lambda ax: band_plot(ax, ks, t_mean, t_std, f"train ({study.alternations} alternations)"),
     )
     heat = _zone_heatmap(out, int(ks.max()), study)
     if heat is not None:
@@ -121,7 +121,7 @@ def _summary(out, study, ks, n_ok, v_mean, v_std, b_mean, a_mean, t_mean) -> Pat
     lines = [
         "# Continuous warehouse (Appendix G.2): ALTERNATING-MARL with TRPO",
         "",
-        f"n = {study.n}, horizon = {study.horizon}, gamma = 0.95, "
+        f"n = {study.n}, horizon = {study.horizon}, gamma = {_gamma()}, "
         f"{study.alternations} alternations, local algorithm {study.local_algo}, "
         f"{study.rollouts} evaluation rollouts per seed, up to {study.seeds} seeds per k.",
         "Baseline: uniform-random dispatcher and robots on the same episodes.",
@@ -137,3 +137,10 @@ def _summary(out, study, ks, n_ok, v_mean, v_std, b_mean, a_mean, t_mean) -> Pat
     path = out / "summary.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _gamma() -> float:
+    """The scenario's discount (the study runs the continuous warehouse's default)."""
+    from altmarl.continuous.env import ContinuousWarehouse
+
+    return ContinuousWarehouse().gamma
