@@ -369,7 +369,8 @@ def test_cli_reproduce_continuous_end_to_end(cli, tmp_path):
     )
     assert code == 0, err
     ev = json.loads(stdout)
-    assert ev["k"] == 4 and ev["n"] == 40 and np.isfinite(ev["value"])
+    # --n, --k and --horizon default to the run's own (it was trained at horizon 10)
+    assert ev["k"] == 4 and ev["n"] == 40 and ev["horizon"] == 10 and np.isfinite(ev["value"])
     code, _, err = cli("evaluate", "--continuous-run", str(tmp_path / "none"))
     assert code == 2 and "no such directory" in err
 

@@ -32,7 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=big_int, default=None)
     p.add_argument("--k", type=positive_int, default=None)
     p.add_argument("--rollouts", type=positive_int, default=50)
-    p.add_argument("--horizon", type=positive_int, default=100)
+    p.add_argument(
+        "--horizon",
+        type=positive_int,
+        default=None,
+        help="rollout horizon (default 100; a continuous run's own horizon)",
+    )
     p.add_argument("--simulator", choices=SIMULATORS, default="counts")
     p.add_argument(
         "--exact",
@@ -60,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
             raise CliError(f"{flag} is required (or give --continuous-run DIR)")
     if args.scenario is None and args.game is None:
         raise CliError("one of --scenario or --game is required with --policy-dir")
+    if args.horizon is None:
+        args.horizon = 100
     game = load_game(args)
     pair = load_policy_dir(args.policy_dir, game)
     check_k_n(args.k, args.n)
