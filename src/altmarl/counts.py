@@ -102,7 +102,7 @@ class CountSpace:
         if L == 1:
             return np.zeros(c.shape[:-1], dtype=np.int64)
         bars = np.cumsum(c[..., : L - 1], axis=-1) + np.arange(L - 1)
-        return self._binom[bars, np.arange(1, L)].sum(axis=-1)
+        return np.asarray(self._binom[bars, np.arange(1, L)].sum(axis=-1), dtype=np.int64)
 
     def unrank(self, ranks: ArrayLike) -> np.ndarray:
         """Count vectors ``[..., L]`` of the given ranks (inverse of :meth:`rank`)."""
@@ -168,7 +168,7 @@ class TupleSpace:
                 f"|S_l|^k = {self.num_states}^{self.k} tuples do not fit a 64-bit index; use the "
                 "mean-field parameterization"
             )
-        self.size = size
+        self.size: int = size
         self._weights = self.num_states ** np.arange(self.k - 1, -1, -1, dtype=np.int64)
 
     def __len__(self) -> int:
@@ -190,7 +190,7 @@ class TupleSpace:
     def counts(self, index: ArrayLike) -> np.ndarray:
         """Count vectors ``[..., L]`` of the tuples with the given indices."""
         t = self.tuples(index)
-        return (t[..., None] == np.arange(self.num_states)).sum(axis=-2)
+        return np.asarray((t[..., None] == np.arange(self.num_states)).sum(axis=-2))
 
 
 def random_tuples(counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:

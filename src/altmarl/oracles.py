@@ -24,17 +24,9 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
-#: What every random routine accepts as its seed.
-Seed = int | np.random.Generator | np.random.SeedSequence
+from altmarl.seeding import Seed
 
 P = TypeVar("P")
-
-
-def as_generator(seed: Seed) -> np.random.Generator:
-    """A ``numpy.random.Generator`` from any :data:`Seed` (a Generator is used as is)."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    return np.random.default_rng(seed)
 
 
 @dataclass(frozen=True, kw_only=True)

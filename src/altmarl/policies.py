@@ -113,16 +113,17 @@ class GlobalPolicy:
 
     @property
     def num_global_states(self) -> int:
-        return self.table.shape[0]
+        return int(self.table.shape[0])
 
     def act(self, s_g: np.ndarray, sub_counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """``a_g = pi_g(s_g, counts)``; a standard policy reads a uniformly random ordering
         of the sampled states (agents are exchangeable, so this is online execution)."""
-        if self.parameterization == "mean-field":
-            col = self._space.rank(sub_counts)
+        space = self._space
+        if isinstance(space, CountSpace):
+            col = space.rank(sub_counts)
         else:
-            col = self._space.index(random_tuples(sub_counts, rng))
-        return self.table[np.asarray(s_g), col]
+            col = space.index(random_tuples(sub_counts, rng))
+        return np.asarray(self.table[np.asarray(s_g), col])
 
     def action_law(self, counts: ArrayLike, num_global_states: int | None = None) -> np.ndarray:
         """``q[s_g, m, a_g]``: the law of ``a_g`` given ``s_g`` and the sampled counts
@@ -139,9 +140,11 @@ class GlobalPolicy:
             )
         c = np.asarray(counts, dtype=np.int64)
         A = self.num_actions
-        if self.parameterization == "mean-field":
-            return np.eye(A)[self.table[:, self._space.rank(c)]]
-        return self._ordering_law[:, CountSpace(self.k, self.num_local_states).rank(c), :]
+        space = self._space
+        if isinstance(space, CountSpace):
+            return np.asarray(np.eye(A)[self.table[:, space.rank(c)]])
+        ranks = CountSpace(self.k, self.num_local_states).rank(c)
+        return np.asarray(self._ordering_law[:, ranks, :])
 
     @functools.cached_property
     def _ordering_law(self) -> np.ndarray:
@@ -232,7 +235,8 @@ class LocalPolicy:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return self.probs.shape  # type: ignore[return-value]
+        S_l, S_g, A_l = self.probs.shape
+        return int(S_l), int(S_g), int(A_l)
 
     def check_game(self, num_local_states: int, num_global_states: int, num_actions: int) -> None:
         want = (num_local_states, num_global_states, num_actions)

@@ -29,11 +29,10 @@ from altmarl.oracles import (
     GlobalOracle,
     OracleInfo,
     PreviousAnswer,
-    Seed,
-    as_generator,
     policy_fingerprint,
 )
-from altmarl.policies import GlobalPolicy, LocalPolicy
+from altmarl.policies import GlobalPolicy, LocalPolicy, Parameterization
+from altmarl.seeding import Seed, as_generator
 
 #: Conservative updates switch to the oracle's action only where its advantage over the
 #: current action exceeds this fraction of the largest advantage.
@@ -123,7 +122,9 @@ class ReusedAnswer:
             )
         q = previous.q
         table = greedy_policy(q, as_generator(seed))
-        parameterization = "mean-field" if global_policy is None else global_policy.parameterization
-        policy = GlobalPolicy(table, k, game.num_sl, game.num_ag, parameterization)  # type: ignore[arg-type]
+        parameterization: Parameterization = (
+            "mean-field" if global_policy is None else global_policy.parameterization
+        )
+        policy = GlobalPolicy(table, k, game.num_sl, game.num_ag, parameterization)
         info = OracleInfo(value=float(q.max(axis=-1).mean()))
         return GLearnResult(q=q, policy=policy, info=info)

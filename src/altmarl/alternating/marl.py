@@ -212,7 +212,9 @@ class AlternatingMARL:
         return result
 
 
-def run_summary(game: TabularGame, config: AlternatingConfig, result: AlternatingResult) -> dict:
+def run_summary(
+    game: TabularGame, config: AlternatingConfig, result: AlternatingResult
+) -> dict[str, Any]:
     """``result.json``'s content: the game, ``k``, ``n``, the result's summary, the run dir."""
     return {
         "game": game.name,

@@ -44,7 +44,8 @@ def update_rule(old_value: float, new_value: float, eps_tol: float) -> Decision:
 class UpdateRule(Protocol):
     """Decides on a proposal from the two estimates; ``radius`` is its interval half-width."""
 
-    radius: float
+    @property
+    def radius(self) -> float: ...
 
     def decide(self, old: Estimate, new: Estimate) -> Decision: ...
 

@@ -43,9 +43,9 @@ from altmarl.glearn.sampling import (
     sampled_reward,
 )
 from altmarl.memory import check_memory
-from altmarl.oracles import Seed, as_generator
 from altmarl.policies import PARAMETERIZATIONS, LocalPolicy, Parameterization
 from altmarl.rewards import RewardSampler, check_reward_sampler
+from altmarl.seeding import Seed, as_generator
 
 #: Default number of samples per (s_g, x), as in the warehouse experiment (SPEC §7).
 DEFAULT_M = 30
@@ -108,20 +108,21 @@ class AdaptedOperator:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return self.reward.shape  # type: ignore[return-value]
+        S, X, A = self.reward.shape
+        return int(S), int(X), int(A)
 
     def expected_next_value(self, v: np.ndarray) -> np.ndarray:
         """``W[s_g, x, s_g'] = E or mean over the local part of V[s_g', x']``; ``v: [S_g, |X|]``."""
         if self.transition is not None:
-            return np.einsum("sxy,ty->sxt", self.transition, v)
+            return np.asarray(np.einsum("sxy,ty->sxt", self.transition, v))
         assert self.next_index is not None
         vt = np.ascontiguousarray(v.T)
-        return vt[self.next_index].mean(axis=2)
+        return np.asarray(vt[self.next_index].mean(axis=2))
 
     def apply(self, q: np.ndarray) -> np.ndarray:
         """``T Q`` for ``q: [S_g, |X|, A_g]`` (a plain, allocation-heavy reference route)."""
         w = self.expected_next_value(q.max(axis=-1))
-        return self.reward + self.gamma * np.einsum("sxt,sat->sxa", w, self.p_g)
+        return np.asarray(self.reward + self.gamma * np.einsum("sxt,sat->sxa", w, self.p_g))
 
 
 def surrogate_reward(
@@ -135,7 +136,7 @@ def surrogate_reward(
     else:
         tuples = space.all()  # [X, k]
         local = rbar_l[tuples].sum(axis=1) / k  # [X, S_g]
-    return game.r_g[:, None, :] + local.T[:, :, None]
+    return np.asarray(game.r_g[:, None, :] + local.T[:, :, None])
 
 
 def empirical_adapted_bellman(
@@ -156,9 +157,10 @@ def empirical_adapted_bellman(
     ``m`` sampled rewards per entry (Appendix F, Definition F.2).
     """
     k = check_k(k)
-    m = check_m(m)
-    if m is None:
+    m_checked = check_m(m)
+    if m_checked is None:
         raise AltmarlError("m = None is the exact operator: call exact_adapted_bellman")
+    m = m_checked
     if sampling not in SAMPLING_SCHEMES:
         raise AltmarlError(f"sampling {sampling!r} must be one of {SAMPLING_SCHEMES}")
     if reward_sampler is not None:

@@ -24,9 +24,10 @@ from altmarl.glearn.operator import (
 )
 from altmarl.glearn.sampling import Sampling
 from altmarl.glearn.value_iteration import Stopping, greedy_policy, value_iteration
-from altmarl.oracles import GLearnResult, OracleInfo, PreviousAnswer, Seed, as_generator
+from altmarl.oracles import GLearnResult, OracleInfo, PreviousAnswer
 from altmarl.policies import GlobalPolicy, LocalPolicy, Parameterization
 from altmarl.rewards import RewardSampler
+from altmarl.seeding import Seed, as_generator
 
 
 @dataclass(frozen=True, kw_only=True)

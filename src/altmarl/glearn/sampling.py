@@ -161,4 +161,4 @@ def sampled_reward(
     else:
         tuples = space.all()  # [X, k]
         local = slot_mean[:, tuples, np.arange(k)].sum(axis=-1) / k  # [S, X]
-    return rg[:, None, :] + local[:, :, None]
+    return np.asarray(rg[:, None, :] + local[:, :, None])

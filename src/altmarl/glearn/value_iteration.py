@@ -19,7 +19,7 @@ import numpy as np
 from altmarl.errors import AltmarlError
 from altmarl.glearn.anderson import MAX_ANDERSON_RESETS, Anderson
 from altmarl.glearn.operator import AdaptedOperator
-from altmarl.oracles import Seed, as_generator
+from altmarl.seeding import Seed, as_generator
 
 Stopping = Literal["span", "certified", "residual"]
 STOPPING_RULES: tuple[str, ...] = ("span", "certified", "residual")

@@ -16,8 +16,9 @@ from altmarl.errors import AltmarlError
 from altmarl.game import TabularGame
 from altmarl.llearn.common import LLearnInfo, check_inputs, default_T, start_policy
 from altmarl.llearn.reductions import truncation_bound
-from altmarl.oracles import LLearnResult, Seed
+from altmarl.oracles import LLearnResult
 from altmarl.policies import GlobalPolicy, LocalPolicy
+from altmarl.seeding import Seed
 
 
 @dataclass(frozen=True)

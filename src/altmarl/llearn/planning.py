@@ -17,8 +17,9 @@ from altmarl.llearn.mdp import (
     project_to_observations,
 )
 from altmarl.llearn.reductions import truncation_bound
-from altmarl.oracles import LLearnResult, Seed
+from altmarl.oracles import LLearnResult
 from altmarl.policies import GlobalPolicy, LocalPolicy
+from altmarl.seeding import Seed
 
 
 def coordinate_ascent(

@@ -9,8 +9,9 @@ from altmarl.game import TabularGame
 from altmarl.llearn.mean_field import MeanFieldOracle
 from altmarl.llearn.planning import PlanningOracle
 from altmarl.llearn.ucfh_oracle import UCFHOracle
-from altmarl.oracles import LLearnResult, LocalOracle, Seed
+from altmarl.oracles import LLearnResult, LocalOracle
 from altmarl.policies import GlobalPolicy, LocalPolicy
+from altmarl.seeding import Seed
 
 ORACLES: tuple[str, ...] = ("ucfh", "planning", "mean-field")
 

@@ -22,8 +22,9 @@ from altmarl.llearn.mdp import (
 )
 from altmarl.llearn.reductions import state_reward_mdp, truncation_bound, unlift_policy
 from altmarl.llearn.ucfh import DEFAULT_KNOWNNESS, theory_knownness_threshold, ucfh
-from altmarl.oracles import LLearnResult, Seed
+from altmarl.oracles import LLearnResult
 from altmarl.policies import GlobalPolicy, LocalPolicy
+from altmarl.seeding import Seed
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import numpy as np
 from altmarl.errors import AltmarlError
 from altmarl.game import TabularGame
 from altmarl.policies import GlobalActor, GlobalPolicy, LocalPolicy, check_pair_fits_game
+from altmarl.seeding import Seed
 from altmarl.simulate.agent_simulator import AgentSimulator
 from altmarl.simulate.count_simulator import CountSimulator
 from altmarl.simulate.rollouts import SIMULATORS, Rollouts, Simulator
@@ -33,7 +34,7 @@ def evaluate(
     k: int,
     rollouts: int = 50,
     horizon: int = 100,
-    seed: int | np.random.Generator = 0,
+    seed: Seed = 0,
     simulator: SimulatorName | Simulator = "counts",
     record: bool = False,
 ) -> Rollouts:
