@@ -63,6 +63,7 @@ def initial_count_distribution(game: TabularGame, n: int) -> np.ndarray:
     space = CountSpace(n, game.num_sl)
     if game.dirichlet_alpha is not None:
         return dirichlet_multinomial_pmf(space, game.dirichlet_alpha)
+    assert game.rho_l is not None  # a game has one of the two initializers
     return multinomial_pmf(space, game.rho_l)
 
 
@@ -94,7 +95,8 @@ def convolve_counts(groups: list[tuple[int, np.ndarray]], num_states: int) -> np
 
     groups: ``(m, pmf over C_m)`` pairs; returns the pmf over ``C_{sum m}`` (rank order).
     """
-    dist, total = np.ones(1), 0
+    dist: np.ndarray = np.ones(1)
+    total = 0
     for m, pmf in groups:
         if m == 0:
             continue
@@ -117,6 +119,7 @@ def ordered_tuple_prob(game: TabularGame, counts: np.ndarray) -> np.ndarray:
         logp = gammaln(a + c).sum(-1) - gammaln(a).sum() + gammaln(a.sum()) - gammaln(a.sum() + k)
         return np.exp(logp)
     rho = game.rho_l
+    assert rho is not None  # a game has one of the two initializers
     with np.errstate(divide="ignore"):
         logr = np.log(rho)
     return np.exp(np.where(c > 0, c * logr, 0.0).sum(-1))

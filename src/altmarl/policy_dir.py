@@ -48,7 +48,7 @@ def save_policy_dir(
         arrays["tuples"] = space.all()
         arrays["counts"] = space.counts(np.arange(space.size))  # type: ignore[union-attr]
     tmp = path / (POLICY_FILE + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
+    np.savez_compressed(tmp, **arrays)  # type: ignore[arg-type]
     tmp.replace(path / POLICY_FILE)
     meta = {
         "k": global_policy.k,

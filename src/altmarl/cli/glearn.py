@@ -66,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from altmarl.glearn import glearn
+    from altmarl.glearn import GLearnInfo, glearn
     from altmarl.policies import LocalPolicy
     from altmarl.policy_dir import load_policy_dir, save_policy_dir
 
@@ -90,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         stopping=args.stopping,
     )
     info = res.info
+    assert isinstance(info, GLearnInfo)
     out = {
         "game": game.name,
         "k": args.k,
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
                 "glearn": {k: v for k, v in out.items() if k not in ("game",)},
             },
         )
-        np.save(args.out / "q.npy", res.q)
+        np.save(args.out / "q.npy", np.asarray(res.q))
         out["out"] = str(args.out)
     human = (
         f"{game.name}: G-LEARN k={args.k} m={out['m']} ({args.parameterization}), "

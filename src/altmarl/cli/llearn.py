@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from altmarl.errors import PolicyError
-    from altmarl.llearn import best_response
+    from altmarl.llearn import LLearnInfo, best_response
     from altmarl.policy_dir import load_policy_dir, save_policy_dir
 
     game = load_game(args)
@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         **options,
     )
     local, info = answer.policy, answer.info
+    assert isinstance(info, LLearnInfo)
     result = info.as_dict()
     result["k"] = args.k
     if args.out is not None:

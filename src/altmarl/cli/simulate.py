@@ -43,11 +43,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from altmarl.policies import LocalPolicy, UniformGlobalPolicy
+    from altmarl.policies import GlobalPolicy, LocalPolicy, UniformGlobalPolicy
     from altmarl.policy_dir import load_policy_dir
     from altmarl.simulate import evaluate
 
     game = load_game(args)
+    pi_g: GlobalPolicy | UniformGlobalPolicy
     if args.policy_dir:
         pair = load_policy_dir(args.policy_dir, game)
         pi_g, pi_l = pair.global_policy, pair.local_policy

@@ -39,9 +39,11 @@ def torch_generator(
     seed: int | np.random.SeedSequence, index: int | None = None
 ) -> torch.Generator:
     """A torch generator seeded from a ``SeedSequence`` (or ``SeedSequence([seed, index])``)."""
-    seq = np.random.SeedSequence([seed, index]) if index is not None else seed
-    if not isinstance(seq, np.random.SeedSequence):
-        seq = np.random.SeedSequence(seq)
+    if index is not None:
+        assert isinstance(seed, int)
+        seq = np.random.SeedSequence([seed, index])
+    else:
+        seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     state = seq.generate_state(1, dtype=np.uint64)[0]
     return torch.Generator().manual_seed(int(state) & ((1 << 63) - 1))
 

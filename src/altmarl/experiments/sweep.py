@@ -84,7 +84,7 @@ def _worker_init(threads: int) -> None:
     # (unpickling the job may already have imported numba), so it is left alone.
     import numba
 
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
 
 
 class _Writer:

@@ -39,6 +39,7 @@ class MeanFieldFlow:
 def _initial_local(game: TabularGame, num_initial: int, rng: np.random.Generator) -> np.ndarray:
     if game.dirichlet_alpha is not None:
         return rng.dirichlet(game.dirichlet_alpha, size=num_initial)
+    assert game.rho_l is not None  # a game has one of the two initializers
     return game.rho_l[None, :].copy()
 
 

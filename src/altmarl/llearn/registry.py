@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from altmarl.errors import AltmarlError
@@ -30,7 +31,7 @@ def make_oracle(name: str, **options: Any) -> LocalOracle:
         raise AltmarlError(
             f"oracle {name!r} is unknown; choose from {', '.join(ORACLES)}"
         ) from None
-    fields = cls.__dataclass_fields__
+    fields = [f.name for f in dataclasses.fields(cls)]
     bad = sorted(set(options) - set(fields))
     if bad:
         raise AltmarlError(

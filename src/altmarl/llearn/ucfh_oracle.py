@@ -24,7 +24,7 @@ from altmarl.llearn.reductions import state_reward_mdp, truncation_bound, unlift
 from altmarl.llearn.ucfh import DEFAULT_KNOWNNESS, theory_knownness_threshold, ucfh
 from altmarl.oracles import LLearnResult
 from altmarl.policies import GlobalPolicy, LocalPolicy
-from altmarl.seeding import Seed
+from altmarl.seeding import Seed, as_generator
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class UCFHOracle:
             max_episodes=self.max_episodes,
             knownness=self.knownness,
             pool_time=learn_on.stationary,
-            seed=seed,
+            seed=as_generator(seed),
         )
         chain_policy = (
             unlift_policy(res.policy, mdp)
