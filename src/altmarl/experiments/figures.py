@@ -6,6 +6,7 @@ summary.md, written into the study directory.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,49 @@ def warehouse_figures(out: Path, study: Any) -> dict[str, Path]:
     rows = load_ok_rows(out)
     if not rows:
         return {}
+    st = _reward_stats(rows)
     written: dict[str, Path] = {}
+    written["reward_vs_k"] = _reward_figure(out, study, st)
+    written["runtime_vs_k"], t_mean = _runtime_figure(out, rows)
+    written["mode_mismatch_vs_k"], m_mean = _mode_mismatch_figure(out, rows)
+    written["zone_heatmap"] = _zone_heatmap(out, study, [int(k) for k in st.ks])
+    written["summary"] = _summary(
+        out,
+        study,
+        rows,
+        st.ks,
+        st.v_mean,
+        st.v_std,
+        st.u_mean,
+        st.c_mean,
+        (st.d_mean, st.d_std, st.d_wins),
+        m_mean,
+        t_mean,
+        st.n_ok,
+    )
+    return written
+
+
+@dataclass(frozen=True, eq=False)
+class _RewardStats:
+    """Per-``k`` statistics over seeds of the finished runs; every array is ``[K]``, ``ks``
+    ascending. ``d_*``: each run's margin over its best constant dispatcher."""
+
+    ks: np.ndarray
+    n_ok: np.ndarray
+    v_mean: np.ndarray
+    v_std: np.ndarray
+    v_lo: np.ndarray
+    v_hi: np.ndarray
+    u_mean: np.ndarray
+    c_mean: np.ndarray
+    d_mean: np.ndarray
+    d_std: np.ndarray
+    d_wins: np.ndarray
+
+
+def _reward_stats(rows: list[dict[str, Any]]) -> _RewardStats:
+    """Value, baselines and margin over the best constant dispatcher, per ``k``."""
     values, constants = per_k(rows, "value"), per_k(rows, "best_constant_value")
     ks, v_mean, v_std, v_lo, v_hi, n_ok = seed_stats(values)
     _, u_mean, *_ = seed_stats(per_k(rows, "uniform_value"))
@@ -34,6 +77,11 @@ def warehouse_figures(out: Path, study: Any) -> dict[str, Path]:
     margins = {k: v - constants[k] for k, v in values.items()}
     _, d_mean, d_std, *_ = seed_stats(margins)
     d_wins = np.array([int((margins[k] > 0).sum()) for k in ks])
+    return _RewardStats(ks, n_ok, v_mean, v_std, v_lo, v_hi, u_mean, c_mean, d_mean, d_std, d_wins)
+
+
+def _reward_figure(out: Path, study: Any, st: _RewardStats) -> Path:
+    """reward_vs_k.csv and .png: value vs ``k`` against the two dispatcher baselines."""
     write_csv(
         out / "reward_vs_k.csv",
         [
@@ -51,33 +99,36 @@ def warehouse_figures(out: Path, study: Any) -> dict[str, Path]:
         ],
         list(
             zip(
-                ks,
-                n_ok,
-                v_mean,
-                v_std,
-                v_lo,
-                v_hi,
-                u_mean,
-                c_mean,
-                d_mean,
-                d_std,
-                d_wins,
+                st.ks,
+                st.n_ok,
+                st.v_mean,
+                st.v_std,
+                st.v_lo,
+                st.v_hi,
+                st.u_mean,
+                st.c_mean,
+                st.d_mean,
+                st.d_std,
+                st.d_wins,
                 strict=True,
             )
         ),
     )
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    band_plot(ax, ks, v_mean, v_std, "ALTERNATING-MARL (mean ± std over seeds)")
-    ax.plot(ks, c_mean, "--", color="tab:green", label="best constant dispatcher")
-    ax.plot(ks, u_mean, ":", color="tab:red", label="uniform-random dispatcher")
+    band_plot(ax, st.ks, st.v_mean, st.v_std, "ALTERNATING-MARL (mean ± std over seeds)")
+    ax.plot(st.ks, st.c_mean, "--", color="tab:green", label="best constant dispatcher")
+    ax.plot(st.ks, st.u_mean, ":", color="tab:red", label="uniform-random dispatcher")
     ax.set(
         xlabel="k (sampled robots)",
         ylabel="cumulative discounted reward",
         title=f"Warehouse, n = {study.n}",
     )
     ax.legend(fontsize=8)
-    written["reward_vs_k"] = save_figure(fig, out / "reward_vs_k.png")
+    return save_figure(fig, out / "reward_vs_k.png")
 
+
+def _runtime_figure(out: Path, rows: list[dict[str, Any]]) -> tuple[Path, np.ndarray]:
+    """runtime_vs_k.csv and .png; returns the figure's path and the mean seconds ``[K]``."""
     ks_t, t_mean, t_std, *_ = seed_stats(per_k(rows, "train_seconds"))
     write_csv(
         out / "runtime_vs_k.csv",
@@ -87,8 +138,12 @@ def warehouse_figures(out: Path, study: Any) -> dict[str, Path]:
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     band_plot(ax, ks_t, t_mean, t_std, "training run (mean ± std)")
     ax.set(xlabel="k", ylabel="seconds", title="Learning runtime vs k")
-    written["runtime_vs_k"] = save_figure(fig, out / "runtime_vs_k.png")
+    return save_figure(fig, out / "runtime_vs_k.png"), t_mean
 
+
+def _mode_mismatch_figure(out: Path, rows: list[dict[str, Any]]) -> tuple[Path, np.ndarray]:
+    """mode_mismatch_vs_k.csv and .png: how often the dispatcher's ``a_g`` is not the true
+    population mode; returns the figure's path and the mean rate ``[K]``."""
     ks_m, m_mean, m_std, *_ = seed_stats(per_k(rows, "mode_mismatch"))
     write_csv(
         out / "mode_mismatch_vs_k.csv",
@@ -103,24 +158,7 @@ def warehouse_figures(out: Path, study: Any) -> dict[str, Path]:
         ylim=(0, 1),
         title="Dispatcher's action vs the true mode",
     )
-    written["mode_mismatch_vs_k"] = save_figure(fig, out / "mode_mismatch_vs_k.png")
-
-    written["zone_heatmap"] = _zone_heatmap(out, study, [int(k) for k in ks])
-    written["summary"] = _summary(
-        out,
-        study,
-        rows,
-        ks,
-        v_mean,
-        v_std,
-        u_mean,
-        c_mean,
-        (d_mean, d_std, d_wins),
-        m_mean,
-        t_mean,
-        n_ok,
-    )
-    return written
+    return save_figure(fig, out / "mode_mismatch_vs_k.png"), m_mean
 
 
 def _zone_heatmap(out: Path, study: Any, ks: list[int]) -> Path:

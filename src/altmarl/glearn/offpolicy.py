@@ -138,7 +138,12 @@ def _simulate(
     group_log,
     log_groups,
 ):  # pragma: no cover
-    """Count-based ``n``-agent trajectory under the behaviour policy (SPEC §6 dynamics)."""
+    """Count-based ``n``-agent trajectory under the behaviour policy (SPEC §6 dynamics).
+
+    Kept whole on purpose: one step reads top to bottom in the exact order of its random
+    draws (subsample, ``a_g``, subsample moves, the others' moves, ``s_g'``), which fixes the
+    seeded stream, and splitting it into ``@njit`` helpers measured 3-10% slower.
+    """
     np.random.seed(seed)  # noqa: NPY002 (numba's own stream, seeded from a Generator)
     S_l = p_l.shape[0]
     A_l = p_l.shape[2]

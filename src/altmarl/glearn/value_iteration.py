@@ -176,6 +176,19 @@ def value_iteration(
     span rule ``||G(V') - V'||_inf``), ``error_bound`` (certified bound on
     ``||q - Qhat||_inf``) and ``converged``.
     """
+    _check_vi_args(tol, stopping, max_iterations, anderson)
+    q = _initial_q(op.shape, q0)
+    beta = op.gamma / (1.0 - op.gamma)
+    sweep = _Sweeper(op, q)
+    vt = np.ascontiguousarray(q.max(axis=-1).T)
+    if stopping != "span":
+        info = _plain_iteration(sweep, vt, beta, tol, max_iterations, stopping)
+    else:
+        info = _span_iteration(sweep, vt, op.gamma, beta, tol, max_iterations, anderson)
+    return q, info
+
+
+def _check_vi_args(tol: float, stopping: str, max_iterations: int, anderson: int) -> None:
     if not (tol > 0 and math.isfinite(tol)):
         raise AltmarlError(f"tol = {tol} must be a finite number > 0")
     if stopping not in STOPPING_RULES:
@@ -184,38 +197,73 @@ def value_iteration(
         raise AltmarlError(f"max_iterations = {max_iterations} must be an integer >= 1")
     if int(anderson) != anderson or anderson < 0:
         raise AltmarlError(f"anderson = {anderson} must be an integer >= 0")
-    shape = op.shape
+
+
+def _initial_q(shape: tuple[int, ...], q0: np.ndarray | None) -> np.ndarray:
+    """A fresh ``[S_g, |X|, A_g]`` iterate: zeros, or a validated copy of ``q0``."""
     if q0 is None:
-        q = np.zeros(shape)
-    else:
-        q = np.array(q0, dtype=np.float64)
-        if q.shape != shape:
-            raise AltmarlError(f"q0 must have shape {shape} (S_g, |X|, A_g), got {q.shape}")
-        if not np.isfinite(q).all():
-            raise AltmarlError("q0 has non-finite entries")
-    beta = op.gamma / (1.0 - op.gamma)
-    sweep = _Sweeper(op, q)
-    vt = np.ascontiguousarray(q.max(axis=-1).T)
+        return np.zeros(shape)
+    q = np.array(q0, dtype=np.float64)
+    if q.shape != shape:
+        raise AltmarlError(f"q0 must have shape {shape} (S_g, |X|, A_g), got {q.shape}")
+    if not np.isfinite(q).all():
+        raise AltmarlError("q0 has non-finite entries")
+    return q
+
+
+def _plain_iteration(
+    sweep: _Sweeper,
+    vt: np.ndarray,
+    beta: float,
+    tol: float,
+    max_iterations: int,
+    stopping: str,
+) -> dict[str, Any]:
+    """Plain value iteration ``Q <- T Q`` with the ``"residual"`` or ``"certified"`` rule.
+
+    ``sweep.q`` [S_g, |X|, A_g] is updated in place; vt: [|X|, S_g] is ``max_a Q``
+    transposed. Returns the info dict of :func:`value_iteration`.
+    """
     vt_out = np.empty_like(vt)
     it = 0
     converged = False
     residual = bound = np.inf
-    if stopping != "span":
-        while it < max_iterations:
-            it += 1
-            q_lo, q_hi, _, _ = sweep(vt, vt_out)
-            vt, vt_out = vt_out, vt
-            residual = max(abs(q_lo), abs(q_hi))
-            bound = beta * residual
-            converged = (residual if stopping == "residual" else bound) <= tol
-            if converged:
-                break
-        return q, {
-            "iterations": it,
-            "residual": residual,
-            "error_bound": bound,
-            "converged": converged,
-        }
+    while it < max_iterations:
+        it += 1
+        q_lo, q_hi, _, _ = sweep(vt, vt_out)
+        vt, vt_out = vt_out, vt
+        residual = max(abs(q_lo), abs(q_hi))
+        bound = beta * residual
+        converged = (residual if stopping == "residual" else bound) <= tol
+        if converged:
+            break
+    return {
+        "iterations": it,
+        "residual": residual,
+        "error_bound": bound,
+        "converged": converged,
+    }
+
+
+def _span_iteration(
+    sweep: _Sweeper,
+    vt: np.ndarray,
+    gamma: float,
+    beta: float,
+    tol: float,
+    max_iterations: int,
+    anderson: int,
+) -> dict[str, Any]:
+    """Value iteration on ``V`` with MacQueen's span rule and safeguarded Anderson mixing.
+
+    vt: [|X|, S_g] is ``V`` transposed, overwritten by the iterates; the final sweep
+    writes ``Q'`` into ``sweep.q`` [S_g, |X|, A_g]. See :func:`value_iteration` for the
+    bounds. Returns its info dict.
+    """
+    vt_out = np.empty_like(vt)
+    it = 0
+    converged = False
+    residual = bound = np.inf
     accel = Anderson(anderson, vt.size)
     best_span = np.inf
     resets = 0
@@ -224,7 +272,7 @@ def value_iteration(
         # Q is needed only from V' (below), so the sweeps skip writing it
         _, _, d_lo, d_hi = sweep(vt, vt_out, write_q=False)
         span = d_hi - d_lo
-        bound = op.gamma * beta * span / 2.0
+        bound = gamma * beta * span / 2.0
         shift = beta * (d_hi + d_lo) / 2.0
         if bound <= tol or it >= max_iterations:
             converged = bound <= tol
@@ -240,7 +288,7 @@ def value_iteration(
             accel.reset(disable=resets > MAX_ANDERSON_RESETS)
         best_span = min(best_span, span)
         accel.step(vt.ravel(), vt_out.ravel(), out=vt.ravel())
-    return q, {"iterations": it, "residual": residual, "error_bound": bound, "converged": converged}
+    return {"iterations": it, "residual": residual, "error_bound": bound, "converged": converged}
 
 
 def greedy_policy(
