@@ -121,7 +121,7 @@ def _check_gamma(gamma: Any) -> float:
         raise GameValidationError(f"gamma must be a number, got {gamma!r}") from None
     if not (0.0 < gamma < 1.0):
         raise GameValidationError(f"gamma = {gamma} must lie in the open interval (0, 1)")
-    return gamma
+    return float(gamma)
 
 
 def _initial_global_law(rho_g: ArrayLike | None, S_g: int) -> np.ndarray:
@@ -238,8 +238,9 @@ class TabularGame:
             "rho_l": rho_l_arr,
             "dirichlet_alpha": alpha_arr,
         }
+        readonly = {k: (None if v is None else _readonly(v)) for k, v in arrays.items()}
         return cls(
-            **{k: (None if v is None else _readonly(v)) for k, v in arrays.items()},
+            **readonly,  # type: ignore[arg-type]  # the optional initializers may be None
             gamma=gamma,
             name=name,
             _fingerprint=_fingerprint(arrays, gamma),
@@ -335,28 +336,28 @@ class TabularGame:
             arrays["dirichlet_alpha"] = self.dirichlet_alpha
         elif self.rho_l is not None:
             arrays["rho_l"] = self.rho_l
-        np.savez(Path(path), **arrays)
+        np.savez(Path(path), **arrays)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ sizes
     @property
     def num_sg(self) -> int:
         """|S_g|, number of global states."""
-        return self.P_g.shape[0]
+        return int(self.P_g.shape[0])
 
     @property
     def num_ag(self) -> int:
         """|A_g|, number of global actions."""
-        return self.P_g.shape[1]
+        return int(self.P_g.shape[1])
 
     @property
     def num_sl(self) -> int:
         """|S_l|, number of local states."""
-        return self.P_l.shape[0]
+        return int(self.P_l.shape[0])
 
     @property
     def num_al(self) -> int:
         """|A_l|, number of local actions."""
-        return self.P_l.shape[2]
+        return int(self.P_l.shape[2])
 
     @property
     def rg_max(self) -> float:
@@ -398,6 +399,7 @@ class TabularGame:
         """Per-episode local initial distributions, ``[size, S_l]`` (fixed or Dirichlet)."""
         if self.dirichlet_alpha is not None:
             return rng.dirichlet(self.dirichlet_alpha, size=size)
+        assert self.rho_l is not None  # a game has one of the two initializers
         return np.broadcast_to(self.rho_l, (size, self.num_sl)).copy()
 
     def sample_global_states(self, rng: np.random.Generator, size: int) -> np.ndarray:

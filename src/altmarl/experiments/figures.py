@@ -180,6 +180,8 @@ def _zone_heatmap(out: Path, study: Any, ks: list[int]) -> Path:
             seed=0,
             record=True,
         )
+        assert rec.occupancy is not None and rec.global_actions is not None
+        assert rec.population_mode is not None
         occ = rec.occupancy[0]  # [H, zones]
         t = np.arange(occ.shape[0])
         im = ax.imshow(

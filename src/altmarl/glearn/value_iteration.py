@@ -27,8 +27,17 @@ STOPPING_RULES: tuple[str, ...] = ("span", "certified", "residual")
 
 @numba.njit(parallel=True, cache=True)
 def _sweep_sampled(
-    next_index, reward, p_g, gamma, vt, q, vt_out, lo, hi, write_q
-):  # pragma: no cover
+    next_index: np.ndarray,
+    reward: np.ndarray,
+    p_g: np.ndarray,
+    gamma: float,
+    vt: np.ndarray,
+    q: np.ndarray,
+    vt_out: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    write_q: bool,
+) -> None:  # pragma: no cover
     """One sweep of ``That_{k,m}`` on ``V``: ``q <- r + gamma P_g mean_j V[s', next]`` in place.
 
     next_index [S, X, m]; reward, q [S, X, A]; p_g [S, A, S]; vt, vt_out [X, W] hold
@@ -112,7 +121,7 @@ class _Sweeper:
         """Writes ``G(V)`` into ``vt_out`` and, with ``write_q``, ``Q(V)`` into ``self.q``;
         returns min/max of ``Q_new - Q_old`` (0 without ``write_q``) and of ``G(V) - V``."""
         op = self.op
-        if self.sampled:
+        if op.next_index is not None:
             S = vt.shape[1]
             self.pad_in[:, :S] = vt
             _sweep_sampled(
@@ -312,4 +321,4 @@ def greedy_policy(
         keys = rng.random((int(multi.sum()), q.shape[-1]))
         keys[~tied[multi]] = -1.0
         table[multi] = np.argmax(keys, axis=-1)
-    return table.astype(np.int64)
+    return np.asarray(table, dtype=np.int64)

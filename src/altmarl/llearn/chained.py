@@ -185,8 +185,8 @@ def _k_chain_replica_steps(
     X, G = lay.X, lay.G
     reward = np.zeros((k * lay.layer, A))
     weights = L ** np.arange(k - 1, -1, -1, dtype=np.int64)
-    x_, g_, p_ = np.meshgrid(np.arange(X), np.arange(G), np.arange(G), indexing="ij")
-    x_, g_, p_ = x_.ravel(), g_.ravel(), p_.ravel()
+    grid = np.meshgrid(np.arange(X), np.arange(G), np.arange(G), indexing="ij")
+    x_, g_, p_ = (a.ravel() for a in grid)
     rows, cols, vals = [], [], []
     for i in range(1, k + 1):
         s_i = tuples[x_, i - 1]
@@ -226,8 +226,8 @@ def _k_chain_observations(tuples: np.ndarray, lay: _KChainLayout, k: int) -> np.
     """Observation id ``s_i * G + s_g`` of every micro state, ``-1`` at pointer 0."""
     X, G = lay.X, lay.G
     obs = np.full(lay.N0 + k * lay.layer, -1, dtype=np.int64)
-    x_, g_, p_ = np.meshgrid(np.arange(X), np.arange(G), np.arange(G), indexing="ij")
-    x_, g_, p_ = x_.ravel(), g_.ravel(), p_.ravel()
+    grid = np.meshgrid(np.arange(X), np.arange(G), np.arange(G), indexing="ij")
+    x_, g_, p_ = (a.ravel() for a in grid)
     for i in range(1, k + 1):
         s_i = tuples[x_, i - 1]
         obs[lay.ptr(x_, g_, p_, i)] = s_i * G + g_
@@ -296,6 +296,7 @@ def k_chain_state_index(chain: ChainedMDP, replicas, s_g: int, pending: int | No
     x = int(TupleSpace(k, L).index(np.asarray(replicas)))
     if i == 0:
         return x * G + s_g
+    assert pending is not None  # pointers i >= 1 hold the pending global state
     return L**k * G + (i - 1) * L**k * G * G + (x * G + s_g) * G + int(pending)
 
 
