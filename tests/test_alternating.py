@@ -265,6 +265,45 @@ def test_safeguarded_global_step_takes_the_best_candidate():
     np.testing.assert_array_equal(safe.global_policy.table, _pg(2).table)
 
 
+# ------------------------------------------------------------------- common random numbers
+
+
+def test_rollout_evaluator_uses_common_random_numbers():
+    """UPDATE compares pairs under common random numbers: every pair is estimated from the
+    same seed, so a pair's estimate does not depend on which pairs share the call or their
+    order, and the same pair twice gives the same number (not two independent draws)."""
+    from altmarl.alternating import RolloutEvaluator
+
+    ev = RolloutEvaluator(n=40, k=K, rollouts=25, horizon=15)
+    pl = LocalPolicy(np.random.default_rng(0).dirichlet(np.ones(3), size=(5, 5)))
+    a, b = (_pg(1), pl), (_pg(3), pl)
+    seed = np.random.SeedSequence([7, 3])
+    twice = ev.estimate(GAME, [a, a], seed)
+    assert twice[0] == twice[1] and twice[0].stderr > 0
+    ab = ev.estimate(GAME, [a, b], seed)
+    ba = ev.estimate(GAME, [b, a], seed)
+    assert ab == ba[::-1] and ab[0] == twice[0]
+    assert ev.estimate(GAME, [a], np.random.SeedSequence([7, 4]))[0] != twice[0]
+
+
+def test_a_proposal_equal_to_the_current_pair_ties_exactly_under_update():
+    """With common random numbers a no-op proposal is estimated at exactly the current
+    pair's value: UPDATE sees an overlap, never a spurious accept or reject."""
+
+    class _SameLocal:
+        def best_response(self, game, global_policy, k, *, local_policy=None, seed=0):
+            return local_policy, _Info()
+
+    cfg = AlternatingConfig(
+        k=K, n=40, eps_tol=1e-9, update_rollouts=10, update_horizon=10, alternations=3,
+        order=("local",), final_rollouts=2, final_horizon=5,
+    )  # fmt: skip
+    res = AlternatingMARL(GAME, cfg, local_oracle=_SameLocal()).run(progress=False)
+    row = res.history[0]
+    assert row["old_stderr"] > 0 and row["new_value"] == row["old_value"]
+    assert [r["decision"] for r in res.history] == ["terminate"]
+
+
 def test_config_validation():
     with pytest.raises(AltmarlError, match="k = 11 must be <= n = 10"):
         AlternatingMARL(GAME, AlternatingConfig(k=11, n=10))
