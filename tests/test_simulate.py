@@ -12,6 +12,7 @@ from scipy import stats
 from altmarl.counts import CountSpace
 from altmarl.errors import AltmarlError
 from altmarl.exact import exact_value, hypergeometric_matrix
+from altmarl.game import TabularGame
 from altmarl.policies import GlobalPolicy, LocalPolicy, UniformGlobalPolicy
 from altmarl.scenarios import random_game, warehouse
 from altmarl.simulate import evaluate, subsample_counts, subsample_indices
@@ -185,6 +186,74 @@ def test_tiny_game_matches_exact_count_chain(simulator, case):
     exact = exact_value(game, pg, pl, n, k, horizon=H)
     res = evaluate(game, pg, pl, n=n, k=k, rollouts=40000, horizon=H, seed=9, simulator=simulator)
     assert abs(res.mean - exact) <= Z * res.stderr, (res.mean, exact, res.stderr)
+
+
+def _alternating_global_state_game(num_local_states: int, seed: int) -> TabularGame:
+    """``s_g`` starts at 0 and alternates 0, 1, 0, ... whatever happens; ``r_g = 0``.
+
+    The agents are then i.i.d. given the (deterministic) ``s_g`` path, so the counts at
+    step ``t`` are exactly ``Multinomial(n, mu_t)`` with ``mu_{t+1} = mu_t Pbar(s_g(t))``
+    for any ``n``: the simulators can be checked against an exact law at large ``n``,
+    where all the randomness is the agents' own."""
+    rng = np.random.default_rng(seed)
+    L = num_local_states
+    P_g = np.zeros((2, 1, 2))
+    P_g[0, 0, 1] = P_g[1, 0, 0] = 1.0
+    return TabularGame.from_arrays(
+        P_g=P_g,
+        P_l=rng.dirichlet(np.full(L, 20.0), size=(L, 2, 2)),
+        r_g=np.zeros((2, 1)),
+        r_l=rng.random((L, 2, 2)),
+        gamma=0.9,
+        rho_g=[1.0, 0.0],
+        rho_l=rng.dirichlet(np.full(L, 20.0)),
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "num_local_states, rollouts",
+    [(3, 200), (300, 30)],  # 300 > 256 local states: the agents simulator's int32 path
+)
+def test_simulators_follow_the_exact_law_beyond_one_chunk(num_local_states, rollouts):
+    """n = 70,000 agents: the agents simulator steps two full chunks of 32,768 agents and a
+    partial one, each from its own seed. Both simulators must give the exact per-step law of
+    the counts and the exact mean return, and agree with each other.
+
+    Per step, Pearson's statistic summed over rollouts is chi2 with R (L - 1) degrees of
+    freedom (n mu_j >= 100 per cell here, so the approximation is tight); we accept a
+    two-sided p > 1e-6 per step (false-failure rate < 1e-5 over the 5 steps and 2
+    simulators). Correlated chunks (a repeated seed) inflate it about 2.2x; a missing
+    chunk breaks the occupancy's sum; wrapped uint8 states break the law."""
+    n, H, L = 70_000, 5, num_local_states
+    game = _alternating_global_state_game(L, seed=L)
+    pg = GlobalPolicy.constant(0, num_global_states=2, num_actions=1, k=3, num_local_states=L)
+    pl = LocalPolicy(np.random.default_rng(1).dirichlet(np.ones(2), size=(L, 2)))
+    p_bar, r_bar = game.averaged_local(pl.probs)
+    mu = np.empty((H, L))
+    mu[0] = game.rho_l
+    for t in range(1, H):
+        mu[t] = mu[t - 1] @ p_bar[:, (t - 1) % 2, :]
+    exact = sum(game.gamma**t * mu[t] @ r_bar[:, t % 2] for t in range(H))
+    assert (n * mu).min() >= 100
+    runs = {}
+    for seed, simulator in enumerate(("agents", "counts")):
+        res = evaluate(
+            game, pg, pl, n=n, k=3, rollouts=rollouts, horizon=H, seed=seed,
+            simulator=simulator, record=True,
+        )  # fmt: skip
+        np.testing.assert_allclose(res.occupancy.sum(-1), 1.0, atol=1e-12)
+        counts = res.occupancy * n
+        np.testing.assert_allclose(counts, np.round(counts), atol=1e-6)
+        pearson = ((counts - n * mu) ** 2 / (n * mu)).sum(axis=(0, 2))  # [H]
+        df = rollouts * (L - 1)
+        p_two_sided = 2 * np.minimum(stats.chi2.cdf(pearson, df), stats.chi2.sf(pearson, df))
+        assert (p_two_sided > 1e-6).all(), (simulator, pearson / df)
+        assert res.stderr > 0
+        assert abs(res.mean - exact) <= Z * res.stderr, (simulator, res.mean, exact)
+        runs[simulator] = res
+    a, c = runs["agents"], runs["counts"]
+    assert abs(a.mean - c.mean) <= Z * math.hypot(a.stderr, c.stderr)
 
 
 def test_evaluate_rejects_bad_arguments():
