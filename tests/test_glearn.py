@@ -135,8 +135,18 @@ def test_sampled_next_states_follow_the_exact_law(sampling, parameterization):
 
 
 def test_empirical_error_shrinks_with_m_within_lemma_4_3():
-    """||Qhat_{k,m} - Q_k||_inf shrinks like 1/sqrt(m) and, at confidence 1 - delta =
-    0.9, stays under Lemma 4.3's bound: we allow at most 2 of 12 seeds above it."""
+    """||Qhat_{k,m} - Q_k||_inf over 12 seeds x 2 sampling schemes at m = 10 and 1000.
+
+    Binding check: the error falls like 1/sqrt(m), so 100x the samples divides the mean
+    error by 10. Each 24-run mean has a relative standard error of ~11%, so ln(ratio / 10)
+    has a standard error of ~0.16; we accept ratio in [5, 20], |ln(ratio / 10)| <= ln 2,
+    about 4.5 standard errors (false-failure rate ~1e-5). A biased operator (an error
+    floor) or one that ignores part of its samples breaks this.
+
+    Non-binding (kept to check the direction of theory.bellman_noise_bound): Lemma 4.3 at
+    confidence 1 - delta = 0.9, at most 2 of 12 seeds per scheme above it. Its bound is
+    22.4 at m = 10, above the whole value range r_max / (1 - gamma) = 9.7, and 2.2 at
+    m = 1000, ~150x the largest error seen (0.015)."""
     game, local = tiny(4)
     k, delta = 3, 0.1
     exact = glearn(game, local, k, m=None, tol=1e-10).q
@@ -149,10 +159,9 @@ def test_empirical_error_shrinks_with_m_within_lemma_4_3():
                 res = glearn(game, local, k, m=m, seed=seed, tol=1e-10, sampling=sampling)
                 errs.append(np.abs(res.q - exact).max())
         bound = bellman_noise_bound(m, delta, gamma=game.gamma, r_max=game.r_max, table_entries=Z)
-        assert np.sum(np.array(errs) > bound) <= 2 * 2
+        assert np.sum(np.array(errs) > bound) <= 2 * 2  # non-binding, see the docstring
         means[m] = float(np.mean(errs))
-    # 100x more samples: the error drops ~10x; demand at least 4x
-    assert means[1000] < means[10] / 4
+    assert 5 <= means[10] / means[1000] <= 20  # binding: the 1/sqrt(m) rate
 
 
 @pytest.mark.parametrize("num_global_states", [2, 5, 11])
@@ -346,9 +355,17 @@ def test_offpolicy_refuses_behaviour_without_full_support():
 def test_online_value_within_theory_bound_of_full_information_optimum():
     """Online execution (exact, n = 6) of G-LEARN's policy vs the full-information optimum.
 
-    On this game the best dispatch depends on the population, so subsampling costs
-    value: the loss is positive for k < n, shrinks with k, is within Theorem 4.4's bound,
-    and vanishes at k = n (the subsample is the population)."""
+    Binding checks (exact values, round-off tolerance only): the full-information optimum
+    bounds every feasible policy's value; on this game the best dispatch depends on the
+    population, so subsampling costs value for k < n; at k = n (the subsample is the
+    population) G-LEARN with the exact operator attains the optimum.
+
+    Regression on this game (seed 17), not a theorem: the loss at k = 1 exceeds the loss
+    at k = 3 (0.144 vs 0.020). The loss need not fall monotonically with k (0.011 at
+    k = 4, 0.013 at k = 5).
+
+    Non-binding: Theorem 4.4's bound is 320-1000 here while values lie in
+    [0, r_max / (1 - gamma)] = [0, 13.9]; the check only guards its direction."""
     game, local = tiny(17, S_g=3, A_g=3, S_l=2, gamma=0.9)
     n = 6
     v_opt = optimal_global_value(game, local, n)
@@ -356,6 +373,8 @@ def test_online_value_within_theory_bound_of_full_information_optimum():
     for k, m in ((1, None), (3, None), (3, 50)):
         res = glearn(game, local, k, m=m, seed=0, tol=1e-9)
         v = exact_value(game, res.policy, local, n, k)
+        assert v <= v_opt + 1e-9  # binding
+        loss[k, m] = v_opt - v
         q_error = res.info.error_bound
         if m is not None:
             q_error += bellman_noise_bound(
@@ -370,10 +389,9 @@ def test_online_value_within_theory_bound_of_full_information_optimum():
             num_global_actions=3,
             q_error=q_error,
         )
-        assert v <= v_opt + 1e-9  # the full-information optimum is an upper bound
-        assert v_opt - v <= bound
-        loss[k, m] = v_opt - v
-    assert loss[1, None] > loss[3, None] > 0
+        assert loss[k, m] <= bound  # non-binding (bound > value range)
+    assert min(loss.values()) > 1e-3  # binding: k < n loses value on this game
+    assert loss[1, None] > loss[3, None]  # regression (seed 17)
     res = glearn(game, local, n, m=None, tol=1e-11)
     assert exact_value(game, res.policy, local, n, n) == pytest.approx(v_opt, abs=1e-8)
 
