@@ -280,10 +280,16 @@ def short_runs(tmp_path_factory):
 
 def test_short_training_beats_uniform_and_accuracy_rises_with_k(short_runs):
     (big, _), (one, _) = short_runs[50], short_runs[1]
-    # 30 rollouts: the standard error of the mean return is below 6
-    assert big.value > 2.5 * big.baseline_value
+    # Property: the uniform dispatcher picks each of the 5 bins with probability 1/5,
+    # independently of the mode, so its accuracy over 30 rollouts x 100 steps is a mean
+    # of 3000 Bernoulli(0.2): standard error 0.0073, 0.03 is 4.1 of them
+    # (false-failure rate ~4e-5).
     assert big.baseline_mode_accuracy == pytest.approx(0.2, abs=0.03)
-    # k = 1 sees one robot, so its accuracy is capped near the larger cluster's share
+    # Regressions: seeded outcomes of one short training run per k, not guarantees. The
+    # trained pair at k = 50 earns well over the uniform baseline (30 rollouts: standard
+    # error below 6) and picks the mode far more often than chance; k = 1 sees one robot,
+    # so its accuracy stays near the larger cluster's share.
+    assert big.value > 2.5 * big.baseline_value
     assert big.mode_accuracy > one.mode_accuracy + 0.1
     assert big.mode_accuracy > 0.75
 

@@ -60,16 +60,29 @@ def test_quick_study_end_to_end(tmp_path, cli_json):
         table = list(csv.DictReader(fh))
     ks = [float(t["k"]) for t in table]
     means = [float(t["value_mean"]) for t in table]
-    # the reward rises with k on average across the quick grid
+    assert ks == [float(k) for k in quick.k_values]
+    # Regressions: seeded outcomes of the quick protocol (2 seeds, 30 rollouts), not
+    # guarantees. They flag a change in what the study shows: the reward rising with k,
+    # the trained pair at least matching the held-out best constant dispatcher (a mean of
+    # two seeds) and far above the uniform one (observed margins are tens of units).
     assert means[-1] > means[0]
     assert np.polyfit(ks, means, 1)[0] > 0
-    # every trained pair is at least as good as the constant and far above the uniform one
     for t in table:
         assert float(t["value_mean"]) >= float(t["best_constant_mean"]) - 1e-9
         assert float(t["value_mean"]) > float(t["uniform_mean"]) + 10
-    assert (out / "policies" / "k1_seed0" / "policy.npz").is_file()
-    summary = (out / "summary.md").read_text()
-    assert "| 24 |" in summary
+    for k in quick.k_values:
+        for seed in range(quick.seeds):
+            assert (out / "policies" / f"k{k}_seed{seed}" / "policy.npz").is_file()
+    # summary.md has one table row per k, consistent with results.csv and reward_vs_k.csv
+    rows_md = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in (out / "summary.md").read_text().splitlines()
+        if line.startswith("| ") and line[2].isdigit()
+    ]
+    assert [int(r[0]) for r in rows_md] == list(quick.k_values)
+    for r, t in zip(rows_md, table, strict=True):
+        assert int(r[1]) == quick.seeds
+        assert r[2].split(" ± ")[0] == f"{float(t['value_mean']):.2f}"
 
 
 def test_killed_sweep_resumes_to_the_same_rows(tmp_path):
