@@ -325,12 +325,21 @@ def test_same_seed_same_networks():
 # ---------------------------------------------------------------------------- CLI
 
 
+@pytest.mark.slow
 def test_cli_reproduce_continuous_end_to_end(cli, tmp_path):
     out = tmp_path / "study"
+    # --local-algo ppo: the default (TRPO) is trained by the library-level tests above
     small = ["--k-values", "1,4", "--seeds", "1", "--alternations", "1", "--horizon", "10",
-             "--rollouts", "2", "--n", "40", "--eval-episodes", "2", "--workers", "1"]  # fmt: skip
+             "--rollouts", "2", "--n", "40", "--eval-episodes", "2", "--workers", "1",
+             "--local-algo", "ppo"]  # fmt: skip
     code, stdout, err = cli("reproduce", "continuous", *small, "--out", str(out), "--json")
     assert code == 0, err
+    # --local-algo reaches the protocol and every job's training config
+    assert json.loads((out / "study.json").read_text())["local_algo"] == "ppo"
+    for k in (1, 4):
+        config = json.loads((out / "runs" / f"k{k}_seed0" / "config.json").read_text())
+        assert config["local"]["algo"] == "ppo"
+    assert "local algorithm ppo" in (out / "summary.md").read_text()
     files = set(json.loads(stdout)["files"])
     for name in (
         "reward_vs_k_continuous",
