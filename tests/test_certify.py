@@ -31,6 +31,26 @@ def test_upper_bounds_dominate_exact_restricted_gaps(seed):
     assert cert.eps == max(cert.global_gap_upper, cert.local_gap_upper, 0.0)
 
 
+def test_enumeration_over_the_limit_is_skipped_and_changes_nothing_else():
+    """max_enumerate bounds the restricted classes enumerated (64 global and 16 local
+    deterministic policies here); the exact value and upper bounds never depend on it."""
+    game, k, n = sticky_two_zones(2), 2, 3
+    rng = np.random.default_rng(5)
+    pg = GlobalPolicy(rng.integers(0, 2, size=(2, CountSpace(k, 2).size)), k, 2, 2)
+    pl = LocalPolicy(rng.dirichlet(np.ones(2), size=(2, 2)))
+    full = certify(game, pg, pl, n, k)
+    assert full.global_gap_restricted is not None and full.local_gap_restricted is not None
+    for limit, global_done, local_done in ((64, True, True), (63, False, True), (15, False, False)):
+        cert = certify(game, pg, pl, n, k, max_enumerate=limit)
+        assert (cert.global_gap_restricted is not None) == global_done
+        assert (cert.local_gap_restricted is not None) == local_done
+        assert (cert.value, cert.global_gap_upper, cert.local_gap_upper) == (
+            full.value,
+            full.global_gap_upper,
+            full.local_gap_upper,
+        )
+
+
 def test_local_split_controller_dominates_every_shared_policy():
     game = sticky_two_zones(3)
     k, n = 1, 3
