@@ -225,6 +225,37 @@ def test_stopping_rules_certify_their_error_bound(stopping, seed, gamma):
     assert warm["iterations"] <= 2
 
 
+def test_anderson_zero_is_plain_value_iteration_with_the_span_rule():
+    """value_iteration(anderson=0) iterates V <- G(V) from 0 with no mixing and stops by the
+    span rule: replayed here with the reference operator (op.apply), the same sweeps give
+    the same Q. Anderson mixing (the default) takes a different path to the fixed point."""
+    game, local = tiny(7, gamma=0.9)
+    op = empirical_adapted_bellman(game, local, 4, 20, seed=3)
+    tol = 1e-6
+    beta = game.gamma / (1 - game.gamma)
+
+    def q_of(v):  # Q(V) = r + gamma P_g E V(next); op.apply reads V as max_a of one column
+        return op.apply(v[..., None])
+
+    v, sweeps = np.zeros(op.shape[:2]), 0
+    while True:
+        sweeps += 1
+        g = q_of(v).max(axis=-1)
+        d = g - v
+        if game.gamma * beta * (d.max() - d.min()) / 2 <= tol:
+            q_ref = q_of(g + beta * (d.max() + d.min()) / 2)
+            sweeps += 1
+            break
+        v = g
+    q, info = value_iteration(op, tol=tol, stopping="span", anderson=0)
+    assert info["converged"] and info["iterations"] == sweeps
+    np.testing.assert_allclose(q, q_ref, rtol=0, atol=1e-9)
+    q_star, _ = value_iteration(op, tol=1e-13, stopping="residual", max_iterations=10**5)
+    assert np.abs(q - q_star).max() <= info["error_bound"] + 1e-12
+    _, mixed = value_iteration(op, tol=tol, stopping="span")
+    assert mixed["iterations"] < sweeps
+
+
 def test_max_iterations_reports_not_converged():
     game, local = tiny(7, gamma=0.9)
     res = glearn(game, local, 3, m=5, tol=1e-9, max_iterations=2, stopping="residual")
