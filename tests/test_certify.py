@@ -105,6 +105,7 @@ def test_trained_gaps_shrink_as_k_grows_to_n(seed):
     assert gaps[1] > 0.05  # regression
 
 
+@pytest.mark.slow
 def test_certified_value_matches_online_execution():
     game, n, k = sticky_two_zones(0), 4, 2
     res = _train(game, k, n)

@@ -278,6 +278,7 @@ def short_runs(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_short_training_beats_uniform_and_accuracy_rises_with_k(short_runs):
     (big, _), (one, _) = short_runs[50], short_runs[1]
     # Property: the uniform dispatcher picks each of the 5 bins with probability 1/5,
@@ -294,6 +295,7 @@ def test_short_training_beats_uniform_and_accuracy_rises_with_k(short_runs):
     assert big.mode_accuracy > 0.75
 
 
+@pytest.mark.slow
 def test_saved_run_re_evaluates_to_the_same_value(short_runs):
     from altmarl.continuous.training import evaluate_continuous_run
 
@@ -389,6 +391,7 @@ def test_cli_reproduce_continuous_end_to_end(cli, tmp_path):
     assert code == 2 and "no such directory" in err
 
 
+@pytest.mark.slow
 def test_local_and_ray_backends_agree_on_the_continuous_study(tmp_path):
     pytest.importorskip("ray")
     from altmarl.continuous.study import ContinuousStudy, run_study

@@ -32,6 +32,7 @@ def _rows(path: Path) -> dict[tuple[str, str], dict[str, str]]:
     }
 
 
+@pytest.mark.slow
 def test_quick_study_end_to_end(tmp_path, cli_json):
     out = tmp_path / "quick"
     res = cli_json("reproduce", "warehouse", "--quick", "--out", str(out), "--workers", "2")
@@ -85,6 +86,7 @@ def test_quick_study_end_to_end(tmp_path, cli_json):
         assert r[2].split(" ± ")[0] == f"{float(t['value_mean']):.2f}"
 
 
+@pytest.mark.slow
 def test_killed_sweep_resumes_to_the_same_rows(tmp_path):
     """SIGKILL a sweep after its first record, resume it: same rows as one clean sweep."""
     full = tmp_path / "full"
@@ -125,6 +127,7 @@ def test_failed_job_is_retried_then_recorded(tmp_path):
     assert sum(r["status"] == "ok" for r in rows) == 2
 
 
+@pytest.mark.slow
 def test_local_and_ray_backends_agree_record_for_record(tmp_path):
     pytest.importorskip("ray")
     run_sweep(TINY.jobs(), warehouse_job, tmp_path / "local", fieldnames=FIELDNAMES, workers=2)

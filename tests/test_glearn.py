@@ -364,6 +364,7 @@ def test_sampled_rewards_are_unbiased_and_within_hoeffding(sampler):
 # ---------------------------------------------------------------- off-policy (App. E)
 
 
+@pytest.mark.slow
 def test_offpolicy_q_learning_reaches_the_exact_fixed_point():
     """One logged trajectory (n = 20, uniform behaviour, 10^6 steps, alpha = 1/(1+v)^0.7)
     gives ||Q - Q_k||_inf <= 0.05 (values are ~6-7 here)."""

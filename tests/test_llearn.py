@@ -39,6 +39,7 @@ def shared_value(game, pi_g, pi_l, k=K, horizon=T) -> float:
     return evaluate_restricted(chain.mdp, chain.shared_table(pi_l))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 2])
 def test_three_oracles_agree_and_are_ordered(seed):
     game, pi_g = tiny_setup(seed)

@@ -149,6 +149,7 @@ def test_simulators_agree_in_distribution(n):
         assert 0.0 <= r.mode_mismatch_rate <= 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("simulator", ["counts", "agents"])
 @pytest.mark.parametrize(
     "case",
