@@ -86,13 +86,18 @@ def local_part(game: TabularGame, local_policy: LocalPolicy) -> tuple[np.ndarray
 class AdaptedOperator:
     """The adapted Bellman operator ``T_k`` or ``That_{k,m}`` held as arrays (SPEC §3).
 
-    reward : ``[S_g, |X|, A_g]`` ``r_Delta`` (or its sampled mean, Appendix F).
+    reward_global : ``[S_g, A_g]`` and reward_local : ``[S_g, |X|]``, the two parts of
+    ``r_Delta(s_g, x, a_g) = reward_global[s_g, a_g] + reward_local[s_g, x]`` (``r_g`` and
+    ``(1/k) sum_i rbar_l(s_i, s_g)``, or their sampled means, Appendix F); the full
+    ``[S_g, |X|, A_g]`` table is :attr:`reward`, formed only on request (at ``k = 100`` it
+    would take 0.9 GB).
     p_g : ``[S_g, A_g, S_g]`` global kernel (integrated exactly).
     next_index : ``[S_g, |X|, m]`` int32 sampled next local parts (``That_{k,m}``), or None.
     transition : ``[S_g, |X|, |X|]`` exact next-local-part law (``T_k``), or None.
     """
 
-    reward: np.ndarray
+    reward_global: np.ndarray
+    reward_local: np.ndarray
     p_g: np.ndarray
     gamma: float
     k: int
@@ -108,8 +113,13 @@ class AdaptedOperator:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        S, X, A = self.reward.shape
-        return int(S), int(X), int(A)
+        S, X = self.reward_local.shape
+        return int(S), int(X), int(self.reward_global.shape[1])
+
+    @property
+    def reward(self) -> np.ndarray:
+        """``r_Delta [S_g, |X|, A_g]`` (allocated on each access)."""
+        return np.asarray(self.reward_global[:, None, :] + self.reward_local[:, :, None])
 
     def expected_next_value(self, v: np.ndarray) -> np.ndarray:
         """``W[s_g, x, s_g'] = E or mean over the local part of V[s_g', x']``; ``v: [S_g, |X|]``."""
@@ -129,14 +139,30 @@ def surrogate_reward(
     game: TabularGame, rbar_l: np.ndarray, space: CountSpace | TupleSpace
 ) -> np.ndarray:
     """``r_Delta[s_g, x, a_g] = r_g(s_g, a_g) + (1/k) sum_i rbar_l(s_i, s_g)`` (SPEC §3)."""
+    local = surrogate_reward_local(rbar_l, space)
+    return np.asarray(game.r_g[:, None, :] + local[:, :, None])
+
+
+def surrogate_reward_local(
+    rbar_l: np.ndarray, space: CountSpace | TupleSpace, inputs: np.ndarray | None = None
+) -> np.ndarray:
+    """The local part ``(1/k) sum_i rbar_l(s_i, s_g)`` of ``r_Delta``, ``[S_g, |X|]``.
+
+    ``inputs``: ``space.all()`` when the caller has it already.
+    """
     k = space.k
+    inputs = space.all() if inputs is None else inputs
     if isinstance(space, CountSpace):
-        counts = space.all().astype(np.float64)  # [X, L]
-        local = counts @ rbar_l / k  # [X, S_g]
+        local = inputs.astype(np.float64) @ rbar_l / k  # [X, S_g]
     else:
-        tuples = space.all()  # [X, k]
-        local = rbar_l[tuples].sum(axis=1) / k  # [X, S_g]
-    return np.asarray(game.r_g[:, None, :] + local.T[:, :, None])
+        local = rbar_l[inputs].sum(axis=1) / k  # [X, S_g]
+    return np.ascontiguousarray(local.T)
+
+
+def operator_bytes(size: int, num_global_states: int, m: int, num_local_states: int) -> int:
+    """Peak bytes of :func:`empirical_adapted_bellman` on ``|X| = size`` inputs: the int32
+    sample table, the local reward and the list of inputs it is built from."""
+    return size * (num_global_states * (4 * m + 8) + 8 * num_local_states)
 
 
 def empirical_adapted_bellman(
@@ -166,8 +192,8 @@ def empirical_adapted_bellman(
     if reward_sampler is not None:
         check_reward_sampler(reward_sampler)
     space = operator_space(k, game.num_sl, parameterization)
-    S, A = game.num_sg, game.num_ag
-    _require(space.size * S * (A * 8 * 3 + m * 4), "the Q table and sampled next states", space, k)
+    S = game.num_sg
+    _require(operator_bytes(space.size, S, m, game.num_sl), "the sampled operator", space, k)
     if space.size >= 2**31:
         raise MemoryBudgetError(
             f"k = {k}: |X| = {space.size} inputs exceed the int32 sample indices; lower k"
@@ -175,20 +201,24 @@ def empirical_adapted_bellman(
     p_bar, r_bar = local_part(game, local_policy)
     rng = as_generator(seed)
     rng_next, rng_reward = rng.spawn(2)
+    inputs = space.all()
     if isinstance(space, CountSpace):
         if sampling == "common":
-            nxt = sample_mean_field_common(space, p_bar, m, rng_next)
+            nxt = sample_mean_field_common(space, p_bar, m, rng_next, inputs)
         else:
             nxt = sample_mean_field_independent(space, p_bar, m, rng_next)
     else:
         nxt = sample_standard(space, p_bar, m, rng_next, sampling)
     if reward_sampler is None:
-        reward = surrogate_reward(game, r_bar, space)
+        reward_g, reward_l = game.r_g, surrogate_reward_local(r_bar, space, inputs)
     else:
         probs = local_policy.probs if isinstance(local_policy, LocalPolicy) else local_policy
-        reward = sampled_reward(game, np.asarray(probs), space, m, reward_sampler, rng_reward)
+        reward_g, reward_l = sampled_reward(
+            game, np.asarray(probs), space, m, reward_sampler, rng_reward
+        )
     return AdaptedOperator(
-        reward=np.ascontiguousarray(reward),
+        reward_global=np.ascontiguousarray(reward_g, dtype=np.float64),
+        reward_local=np.ascontiguousarray(reward_l),
         p_g=np.ascontiguousarray(game.P_g),
         gamma=game.gamma,
         k=k,
@@ -255,7 +285,8 @@ def exact_adapted_bellman(
                 M = np.kron(M, p_bar[:, s, :])
             trans[s] = M
     return AdaptedOperator(
-        reward=np.ascontiguousarray(surrogate_reward(game, r_bar, space)),
+        reward_global=np.ascontiguousarray(game.r_g, dtype=np.float64),
+        reward_local=surrogate_reward_local(r_bar, space),
         p_g=np.ascontiguousarray(game.P_g),
         gamma=game.gamma,
         k=k,
