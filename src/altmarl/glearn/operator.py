@@ -37,6 +37,7 @@ from altmarl.game import TabularGame
 from altmarl.glearn.sampling import (
     SAMPLING_SCHEMES,
     Sampling,
+    run_starts,
     sample_mean_field_common,
     sample_mean_field_independent,
     sample_standard,
@@ -49,6 +50,14 @@ from altmarl.seeding import Seed, as_generator
 
 #: Default number of samples per (s_g, x), as in the warehouse experiment (SPEC §7).
 DEFAULT_M = 30
+
+#: A value table ``V [|X|, S_g]`` (float64) larger than this does not stay in a core's
+#: cache: sweeps then visit count space tile by tile (:func:`tiled_order`) and gather
+#: float32 values first (``value_iteration``'s ``precision="auto"``).
+LARGE_TABLE_BYTES = 4 * 1024**2
+
+#: Edge of a tile of count space, in agents per bin (measured best of 4-16 at k = 50, 100).
+TILE = 8
 
 
 def operator_space(k: int, num_local_states: int, parameterization: str) -> CountSpace | TupleSpace:
@@ -94,6 +103,9 @@ class AdaptedOperator:
     p_g : ``[S_g, A_g, S_g]`` global kernel (integrated exactly).
     next_index : ``[S_g, |X|, m]`` int32 sampled next local parts (``That_{k,m}``), or None.
     transition : ``[S_g, |X|, |X|]`` exact next-local-part law (``T_k``), or None.
+    sweep_order : ``[|X|]`` the inputs in the order a sweep visits them (tiles of count
+    space, :func:`tiled_order`), or None for rank order; set when the value table is
+    larger than the caches.
     """
 
     reward_global: np.ndarray
@@ -106,6 +118,7 @@ class AdaptedOperator:
     next_index: np.ndarray | None = None
     transition: np.ndarray | None = None
     samples: int = 0
+    sweep_order: np.ndarray | None = None
 
     @property
     def m(self) -> int | None:
@@ -133,6 +146,29 @@ class AdaptedOperator:
         """``T Q`` for ``q: [S_g, |X|, A_g]`` (a plain, allocation-heavy reference route)."""
         w = self.expected_next_value(q.max(axis=-1))
         return np.asarray(self.reward + self.gamma * np.einsum("sxt,sat->sxa", w, self.p_g))
+
+
+def tiled_order(counts: np.ndarray, tile: int = TILE) -> np.ndarray:
+    """The ranks of ``C_k`` (``counts [|C_k|, L]`` in rank order) tile by tile.
+
+    A sampled next count vector lies within a few agents of its source in every bin, but
+    rank order puts neighbours in bins ``2..L-1`` far apart, so a sweep in rank order
+    gathers from all over the value table. Visiting count space in tiles of ``tile``
+    agents in bins ``2..L-1`` (each tile whole runs of bins 0 and 1, in rank order) keeps
+    the rows a tile gathers, the tile and its neighbours, in cache: 1.3-1.7x faster sweeps
+    at k = 50 and 100 on the warehouse.
+    """
+    X, L = counts.shape
+    starts = run_starts(counts)
+    lengths = np.diff(np.append(starts, X))
+    if L > 2:
+        keys = counts[starts, 2:] // tile  # [runs, L-2]; lexsort: last key is primary
+        perm = np.lexsort(tuple(keys[:, i] for i in range(L - 2)))
+    else:
+        perm = np.arange(starts.size)
+    placed = lengths[perm]
+    first = np.cumsum(placed) - placed  # where each run lands in the order
+    return np.arange(X) + np.repeat(starts[perm] - first, placed)
 
 
 def surrogate_reward(
@@ -216,6 +252,7 @@ def empirical_adapted_bellman(
         reward_g, reward_l = sampled_reward(
             game, np.asarray(probs), space, m, reward_sampler, rng_reward
         )
+    large = isinstance(space, CountSpace) and space.size * S * 8 > LARGE_TABLE_BYTES
     return AdaptedOperator(
         reward_global=np.ascontiguousarray(reward_g, dtype=np.float64),
         reward_local=np.ascontiguousarray(reward_l),
@@ -226,6 +263,7 @@ def empirical_adapted_bellman(
         space=space,
         next_index=nxt,
         samples=S * space.size * m,
+        sweep_order=tiled_order(inputs) if large else None,
     )
 
 
