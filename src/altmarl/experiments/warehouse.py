@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from altmarl.errors import AltmarlError
 from altmarl.experiments.figures import warehouse_figures
 from altmarl.experiments.results import policy_dir
 from altmarl.experiments.sweep import Job, sweep_study
+
+if TYPE_CHECKING:
+    from altmarl.alternating import AlternatingConfig
 
 FIELDNAMES = (
     "value",
@@ -87,14 +90,12 @@ class WarehouseStudy:
         return d
 
 
-def warehouse_job(params: dict[str, Any]) -> dict[str, Any]:
-    """Train at ``(k, seed)`` and evaluate; a top-level function so workers can import it."""
+def job_config(params: dict[str, Any]) -> AlternatingConfig:
+    """The training configuration of the job at ``params`` (a :meth:`WarehouseStudy.jobs`
+    job's parameters: the protocol's fields plus ``k`` and ``seed``)."""
     from altmarl.alternating import AlternatingConfig
-    from altmarl.scenarios import warehouse
-    from altmarl.training import train_and_compare
 
-    game = warehouse()
-    cfg = AlternatingConfig(
+    return AlternatingConfig(
         k=int(params["k"]),
         n=int(params["n"]),
         alternations=int(params["alternations"]),
@@ -111,7 +112,15 @@ def warehouse_job(params: dict[str, Any]) -> dict[str, Any]:
         global_candidates=params["global_candidates"],
         reuse_global_response=bool(params["reuse_global_response"]),
     )
-    report = train_and_compare(game, cfg, record=True, progress=False)
+
+
+def warehouse_job(params: dict[str, Any]) -> dict[str, Any]:
+    """Train at ``(k, seed)`` and evaluate; a top-level function so workers can import it."""
+    from altmarl.scenarios import warehouse
+    from altmarl.training import train_and_compare
+
+    game = warehouse()
+    report = train_and_compare(game, job_config(params), record=True, progress=False)
     res, base, ev = report.result, report.baselines, report.rollouts
     assert base is not None and ev is not None
     summary = res.summary()

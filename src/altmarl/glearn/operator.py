@@ -168,7 +168,7 @@ def tiled_order(counts: np.ndarray, tile: int = TILE) -> np.ndarray:
         perm = np.arange(starts.size)
     placed = lengths[perm]
     first = np.cumsum(placed) - placed  # where each run lands in the order
-    return np.arange(X) + np.repeat(starts[perm] - first, placed)
+    return np.asarray(np.arange(X) + np.repeat(starts[perm] - first, placed))
 
 
 def surrogate_reward(

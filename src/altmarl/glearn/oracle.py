@@ -134,6 +134,7 @@ def glearn(
         parameterization=parameterization,
         stopping=stopping,
         converged=vi["converged"],
+        extra={"float32_sweeps": vi["float32_sweeps"]},
     )
     return GLearnResult(q=q, policy=policy, info=info)
 
