@@ -147,10 +147,11 @@ class _Sweeper:
         self.op = op
         self.q = q
         self.sampled = op.next_index is not None
-        nchunk = max(1, min(q.shape[1], 64 * numba.get_num_threads()))
+        X = op.shape[1]
+        nchunk = max(1, min(X, 64 * numba.get_num_threads()))
         self.lo = np.empty((nchunk, 2))
         self.hi = np.empty((nchunk, 2))
-        self.order = op.sweep_order if op.sweep_order is not None else np.arange(q.shape[1])
+        self.order = op.sweep_order if op.sweep_order is not None else np.arange(X)
         self.table32: np.ndarray | None = None  # the float32 copy of V, made on first use
         #: ``2^-24 max|V - offset|`` of the last float32 sweep: the size of its rounding
         self.rounding = 0.0
