@@ -125,3 +125,43 @@ def test_every_command_runs_on_the_new_scenarios(name, tmp_path, cli_json):
     # the certificate's exact value is the exact evaluation's (same chain, same pair)
     assert cert["value"] == pytest.approx(ev["exact_value"], rel=1e-9)
     assert cert["eps"] >= 0
+
+
+def test_the_warehouse_protocol_file_is_unchanged():
+    """study.json of the warehouse study has exactly the keys it had before scenarios
+    (so --resume accepts a study started earlier); another scenario records its name."""
+    from altmarl.experiments.warehouse import WarehouseStudy
+
+    assert list(WarehouseStudy().to_json()) == [
+        "k_values", "seeds", "rollouts", "horizon", "n", "alternations", "m", "order",
+        "eps_tol", "update_rollouts", "local_oracle", "tol", "global_candidates",
+        "reuse_global_response",
+    ]  # fmt: skip
+    assert WarehouseStudy(scenario="grid").to_json()["scenario"] == "grid"
+    with pytest.raises(AltmarlError, match="--scenario 'nope'"):
+        WarehouseStudy(scenario="nope").validate()
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_reproduce_runs_the_warehouse_study_on_a_new_scenario(name, tmp_path, cli_json):
+    out = tmp_path / "study"
+    res = cli_json(
+        "reproduce", name, "--k-values", "1,3", "--seeds", "1", "--rollouts", "5",
+        "--horizon", "20", "--n", "60", "--alternations", "1", "--workers", "1",
+        "--out", str(out),
+    )  # fmt: skip
+    assert res["finished"] == 2
+    assert {"results.csv", "reward_vs_k.png", "zone_heatmap.png", "summary.md"} <= set(res["files"])
+    # a regime/mode is not a local state: no mode-mismatch figure for these scenarios
+    assert "mode_mismatch_vs_k.png" not in res["files"]
+    import json
+
+    from altmarl.policy_dir import load_policy_dir
+
+    assert json.loads((out / "study.json").read_text())["scenario"] == name
+    # the saved pair belongs to this scenario's game (the fingerprint is checked on load)
+    pair = load_policy_dir(out / "policies" / "k3_seed0", get_scenario(name))
+    assert pair.global_policy.table.shape == (3, {"federated": 20, "grid": 20}[name])
+    summary = (out / "summary.md").read_text()
+    assert summary.startswith(f"# {name.capitalize()} study")
+    assert scenario_labels(get_scenario(name)).local_agents in summary
