@@ -25,6 +25,7 @@ COMMANDS: tuple[str, ...] = (
     "evaluate",
     "certify",
     "reproduce",
+    "animate",
 )
 
 
