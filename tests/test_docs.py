@@ -90,8 +90,8 @@ PYTHON_LANGS = frozenset({"python", "py"})
 #: module docstring. The continuous study keeps k = 10: README evaluates its k10_seed0 run.
 SHRINK: tuple[tuple[str, str], ...] = (
     (
-        r"^altmarl reproduce warehouse\b",
-        "--k-values 1,2 --seeds 1 --rollouts 10 --horizon 20 --alternations 2",
+        r"^altmarl reproduce (warehouse|federated|grid)\b",
+        "--k-values 1,6 --seeds 1 --rollouts 10 --horizon 20 --alternations 2",
     ),
     (
         r"^altmarl reproduce continuous\b",
@@ -100,6 +100,7 @@ SHRINK: tuple[tuple[str, str], ...] = (
     ),
     (r"^altmarl train\b", "--alternations 2 --update-rollouts 20 --rollouts 10 --horizon 30"),
     (r"^altmarl (simulate|evaluate)\b", "--rollouts 5 --horizon 20"),
+    (r"^altmarl animate\b", "--horizon 4"),
     (r"^python benchmarks/bench_glearn\.py\b", "--k 5"),
     (r"^python benchmarks/bench_llearn\.py\b", "--quick"),
     (r"^python benchmarks/bench_train\.py\b", "--k-values 1 --n 100"),
