@@ -41,7 +41,7 @@ def render(parser: argparse.ArgumentParser) -> str:
     return "\n".join(parts)
 
 
-def on_page_markdown(markdown: str, page, config, files) -> str:  # noqa: ANN001 (mkdocs API)
+def on_page_markdown(markdown: str, page: object, config: object, files: object) -> str:
     if MARKER not in markdown:
         return markdown
     from altmarl.cli import build_parser
