@@ -104,6 +104,7 @@ SHRINK: tuple[tuple[str, str], ...] = (
     (r"^python benchmarks/bench_glearn\.py\b", "--k 5"),
     (r"^python benchmarks/bench_llearn\.py\b", "--quick"),
     (r"^python benchmarks/bench_train\.py\b", "--k-values 1 --n 100"),
+    (r"^python benchmarks/bench_animate\.py\b", "--steps 3 --scenarios grid"),
 )
 
 #: (pattern on a command or Python block, modules it needs, the extra that provides them).
