@@ -3,7 +3,7 @@
     python benchmarks/bench_animate.py [--steps 100] [--scenarios warehouse,federated,grid]
 
 Target: a 100-step episode is small enough to embed in a web page (at most 2 MB; about
-0.5 MB measured). The pair animated is a fixed sample-mode dispatcher with uniform local
+0.5-0.6 MB measured). The pair animated is a fixed sample-mode dispatcher with uniform local
 agents (what is drawn, not how it was learned, sets the file size).
 """
 

@@ -37,7 +37,7 @@ from altmarl.simulate import evaluate
 #: File suffixes an animation can be written as.
 FORMATS = (".gif", ".mp4")
 #: Frames per second; frame size in inches at :data:`DPI` (small enough to embed in a page:
-#: a 100-step tabular GIF is about 0.5 MB).
+#: a 100-step tabular GIF is 0.5-0.6 MB).
 FPS = 8
 DPI = 96
 FIGSIZE = (7.5, 3.5)
@@ -134,8 +134,10 @@ def animate_tabular(
     ax.set_xticklabels(labels.local_states, fontsize=8, rotation=20 if L > 4 else 0)
     ax.legend(loc="upper left", fontsize=7, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
-    state_boxes = _choice_column(side, 0.0, "s_g (state)", labels.global_states)
-    action_boxes = _choice_column(side, 1.0, f"a_g ({labels.global_agent})", labels.global_actions)
+    state_boxes = _choice_column(side, 0.0, "state\ns_g", labels.global_states)
+    action_boxes = _choice_column(
+        side, 1.0, f"{labels.global_agent}'s\naction a_g", labels.global_actions
+    )
     side.set(xlim=(-0.55, 1.55), ylim=(-0.8, max(len(state_boxes), len(action_boxes)) + 0.2))
     side.axis("off")
     title = fig.suptitle("", fontsize=10)
