@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -263,6 +264,115 @@ def test_safeguarded_global_step_takes_the_best_candidate():
     ]
     assert safe.history[1].new_value == pytest.approx(10 * 11 / 15)
     np.testing.assert_array_equal(safe.global_policy.table, _pg(2).table)
+
+
+# ------------------------------------------------------------------- common random numbers
+
+
+def test_rollout_evaluator_uses_common_random_numbers():
+    """UPDATE compares pairs under common random numbers: every pair is estimated from the
+    same seed, so a pair's estimate does not depend on which pairs share the call or their
+    order, and the same pair twice gives the same number (not two independent draws)."""
+    from altmarl.alternating import RolloutEvaluator
+
+    ev = RolloutEvaluator(n=40, k=K, rollouts=25, horizon=15)
+    pl = LocalPolicy(np.random.default_rng(0).dirichlet(np.ones(3), size=(5, 5)))
+    a, b = (_pg(1), pl), (_pg(3), pl)
+    seed = np.random.SeedSequence([7, 3])
+    twice = ev.estimate(GAME, [a, a], seed)
+    assert twice[0] == twice[1] and twice[0].stderr > 0
+    ab = ev.estimate(GAME, [a, b], seed)
+    ba = ev.estimate(GAME, [b, a], seed)
+    assert ab == ba[::-1] and ab[0] == twice[0]
+    assert ev.estimate(GAME, [a], np.random.SeedSequence([7, 4]))[0] != twice[0]
+
+
+def test_a_proposal_equal_to_the_current_pair_ties_exactly_under_update():
+    """With common random numbers a no-op proposal is estimated at exactly the current
+    pair's value: UPDATE sees an overlap, never a spurious accept or reject."""
+
+    class _SameLocal:
+        def best_response(self, game, global_policy, k, *, local_policy=None, seed=0):
+            return LLearnResult(local_policy, OracleInfo())
+
+    cfg = AlternatingConfig(
+        k=K, n=40, eps_tol=1e-9, update_rollouts=10, update_horizon=10, alternations=3,
+        order=("local",), final_rollouts=2, final_horizon=5,
+    )  # fmt: skip
+    res = AlternatingMARL(GAME, cfg, local_oracle=_SameLocal()).run(progress=False)
+    row = res.history[0]
+    assert row.old_stderr > 0 and row.new_value == row.old_value
+    assert [r.decision for r in res.history] == ["terminate"]
+
+
+# ------------------------------------------------------------------- parameterization, warm start
+
+
+def test_standard_parameterization_trains_the_mean_field_pair():
+    """With the exact operator and exact evaluation, G-LEARN on ordered k-tuples has the
+    same Q as on count vectors (tests/test_glearn.py), so a standard-parameterization run
+    keeps standard global policies throughout and ends with the mean-field run's pair
+    (its table read by counts) and value."""
+    from games import sticky_two_zones
+
+    game = sticky_two_zones(0)
+    base = dict(
+        k=2, n=3, evaluation="exact", m=None, local_oracle="planning", eps_tol=1e-4,
+        alternations=3, order=("global", "local"),
+    )  # fmt: skip
+    mf = AlternatingMARL(game, AlternatingConfig(**base)).run(progress=False)
+    sd = AlternatingMARL(game, AlternatingConfig(**base, parameterization="standard"))
+    res = sd.run(progress=False)
+    assert res.accepted >= 1
+    assert res.global_policy.parameterization == "standard"
+    assert res.global_policy.table.shape == (2, 2**2)
+    np.testing.assert_array_equal(res.global_policy.to_mean_field().table, mf.global_policy.table)
+    np.testing.assert_array_equal(res.local_policy.probs, mf.local_policy.probs)
+    assert res.value == pytest.approx(mf.value, rel=1e-12)
+    assert [r.decision for r in res.history] == [r.decision for r in mf.history]
+
+
+class _RecordingGLearn:
+    """The real G-LEARN oracle, recording the warm start it was given and the Q it returned."""
+
+    def __init__(self, **kw):
+        from altmarl.glearn import GLearnOracle
+
+        self.oracle = GLearnOracle(**kw)
+        self.calls: list[tuple[np.ndarray | None, np.ndarray, int]] = []
+
+    def best_response(self, game, local_policy, k, *, global_policy=None, seed=0, previous=None):
+        res = self.oracle.best_response(game, local_policy, k, seed=seed, previous=previous)
+        q0 = None if previous is None else previous.q
+        self.calls.append((q0, res.q, res.info.iterations))
+        return res
+
+
+@pytest.mark.parametrize("warm_start", [True, False])
+def test_warm_start_feeds_the_last_q_to_the_next_glearn_call(warm_start):
+    """warm_start=True starts each G-LEARN call from the previous call's Q (the fixed point
+    moves little between calls); warm_start=False starts every call from Q = 0. The fixed
+    point does not depend on the start: both end with the same pair."""
+    script = [(10 + 2 * i, 12 + 2 * i) for i in range(6)]  # every proposal is accepted
+
+    def run(warm):
+        oracle = _RecordingGLearn(m=10, tol=1e-10)
+        cfg = AlternatingConfig(k=K, n=10, eps_tol=0.5, alternations=3, warm_start=warm)
+        driver = AlternatingMARL(
+            GAME, cfg, global_oracle=oracle, local_oracle=_ScriptedLocal(),
+            evaluator=_ScriptedEvaluator(script),
+        )  # fmt: skip
+        return driver.run(progress=False), oracle.calls
+
+    res, calls = run(warm_start)
+    assert len(calls) == 3 and calls[0][0] is None
+    for (_, q_prev, _), (q0, _, _) in itertools.pairwise(calls):
+        if warm_start:
+            assert q0 is not None and np.array_equal(q0, q_prev)
+        else:
+            assert q0 is None
+    other, _ = run(not warm_start)
+    np.testing.assert_array_equal(res.global_policy.table, other.global_policy.table)
 
 
 def test_config_validation():

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -25,12 +26,25 @@ def test_rank_unrank_bijection(k, L):
 
 
 def test_rank_matches_brute_force_enumeration_set():
-    import itertools
-
     k, L = 4, 3
     brute = {c for c in itertools.product(range(k + 1), repeat=L) if sum(c) == k}
     space = CountSpace(k, L)
     assert {tuple(c) for c in space.all()} == brute
+
+
+@pytest.mark.parametrize("k, L", [(4, 3), (3, 5), (6, 2), (2, 6)])
+def test_rank_is_the_documented_combinatorial_number_system(k, L):
+    """The rank order is a file format (policy.npz columns, q.npy rows): it must stay the
+    module docstring's ``rank(c) = sum_j binom(b_j, j + 1)`` with ``b_j = c_0 + ... + c_j + j``,
+    computed here by hand, not any other bijection."""
+    space = CountSpace(k, L)
+    for c in itertools.product(range(k + 1), repeat=L):
+        if sum(c) != k:
+            continue
+        bars = [sum(c[: j + 1]) + j for j in range(L - 1)]
+        want = sum(math.comb(b, j + 1) for j, b in enumerate(bars))
+        assert int(space.rank(np.array(c))) == want, c
+        np.testing.assert_array_equal(space.unrank(want), c)
 
 
 @settings(max_examples=60, deadline=None)

@@ -93,3 +93,42 @@ def test_optimal_control_dominates_and_is_attained_at_k_equals_n():
     # with k = n the global agent sees everything: the optimum is a feasible policy
     best = GlobalPolicy(opt.policy, n, 2, 2)
     assert exact_value(game, best, pl, n, n) == pytest.approx(opt.value, rel=1e-10)
+
+
+def test_finite_horizon_optimal_control_by_hand_and_against_feasible_policies():
+    """optimal_global_control(horizon=H): backward induction over H steps.
+
+    H = 1 by hand: the best first-step reward, max_a r_g(s_g, a) + (1/n) sum_j N_j rbar(j,
+    s_g), averaged over the initial law. For every H it dominates the exact H-step value
+    of feasible policies (random ones, k = 1..3), rises with H (rewards are >= 0) and is within
+    gamma^H r_max / (1 - gamma) of the infinite-horizon optimum."""
+    game = random_game(6, num_local_states=2)
+    rng = np.random.default_rng(7)
+    pl = LocalPolicy(rng.dirichlet(np.ones(2), size=(2, 2)))
+    n = 3
+    model = population_model(game, pl, n)
+    _, r_bar = game.averaged_local(pl.probs)
+    counts = model.space.all()
+    by_hand = sum(
+        model.initial[g, i] * (game.r_g[g].max() + counts[i] @ r_bar[:, g] / n)
+        for g in range(2)
+        for i in range(model.space.size)
+    )
+    assert optimal_global_control(game, pl, n, horizon=1).value == pytest.approx(by_hand)
+    v_inf = optimal_global_control(game, pl, n).value
+    policies = [
+        GlobalPolicy(rng.integers(0, 2, size=(2, CountSpace(k, 2).size)), k, 2, 2)
+        for k in (1, 2, 3)
+        for _ in range(3)
+    ]
+    previous = 0.0
+    for H in (1, 2, 5, 30, 300):
+        opt = optimal_global_control(game, pl, n, horizon=H, model=model)
+        assert opt.value >= previous - 1e-12
+        previous = opt.value
+        assert abs(v_inf - opt.value) <= game.gamma**H * game.value_bound + 1e-9
+        for pg in policies:
+            v = evaluate_exact(game, pg, pl, n, pg.k, horizon=H, model=model).value
+            assert v <= opt.value + 1e-9
+    # at 300 steps the truncation is below 1e-12: the two routes give the same optimum
+    assert previous == pytest.approx(v_inf, abs=1e-9)

@@ -27,7 +27,7 @@ from altmarl.memory import check_memory
 def _log_multinomial_coef(counts: np.ndarray) -> np.ndarray:
     """``log(m! / prod_j c_j!)`` for count vectors ``[..., L]``."""
     m = counts.sum(axis=-1)
-    return gammaln(m + 1.0) - gammaln(counts + 1.0).sum(axis=-1)
+    return np.asarray(gammaln(m + 1.0) - gammaln(counts + 1.0).sum(axis=-1))
 
 
 def multinomial_pmf(space: CountSpace, probs: np.ndarray) -> np.ndarray:
@@ -42,7 +42,7 @@ def multinomial_pmf(space: CountSpace, probs: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         logp = np.log(probs)
         terms = np.where(c == 0, 0.0, c * logp[..., None, :])
-    return np.exp(_log_multinomial_coef(c) + terms.sum(axis=-1))
+    return np.asarray(np.exp(_log_multinomial_coef(c) + terms.sum(axis=-1)))
 
 
 def dirichlet_multinomial_pmf(space: CountSpace, alpha: np.ndarray) -> np.ndarray:
@@ -56,7 +56,7 @@ def dirichlet_multinomial_pmf(space: CountSpace, alpha: np.ndarray) -> np.ndarra
         - gammaln(m + a0)
         + (gammaln(c + alpha) - gammaln(alpha)).sum(axis=-1)
     )
-    return np.exp(log)
+    return np.asarray(np.exp(log))
 
 
 def initial_count_distribution(game: TabularGame, n: int) -> np.ndarray:
@@ -118,9 +118,9 @@ def ordered_tuple_prob(game: TabularGame, counts: np.ndarray) -> np.ndarray:
         a = game.dirichlet_alpha
         k = c.sum(axis=-1)
         logp = gammaln(a + c).sum(-1) - gammaln(a).sum() + gammaln(a.sum()) - gammaln(a.sum() + k)
-        return np.exp(logp)
+        return np.asarray(np.exp(logp))
     rho = game.rho_l
     assert rho is not None  # a game has one of the two initializers
     with np.errstate(divide="ignore"):
         logr = np.log(rho)
-    return np.exp(np.where(c > 0, c * logr, 0.0).sum(-1))
+    return np.asarray(np.exp(np.where(c > 0, c * logr, 0.0).sum(-1)))

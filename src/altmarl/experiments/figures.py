@@ -8,6 +8,7 @@ figure only where a global action names a local state (the warehouse's zones).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +19,70 @@ from altmarl.experiments.results import load_ok_rows, per_k, policy_dir, seed_st
 from altmarl.experiments.sweep import read_results
 from altmarl.policy_dir import load_policy_dir
 from altmarl.scenarios import get_scenario, scenario_labels
+from altmarl.scenarios.labels import Labels
 from altmarl.simulate import evaluate
 
 
 def warehouse_figures(out: Path, study: Any) -> dict[str, Path]:
     """Write every figure and table of the warehouse study from ``out/results.csv``."""
     out = Path(out)
-    scenario = getattr(study, "scenario", "warehouse")
-    labels = scenario_labels(get_scenario(scenario))
     rows = load_ok_rows(out)
     if not rows:
         return {}
+    labels = _labels(study)
+    st = _reward_stats(rows)
     written: dict[str, Path] = {}
+    written["reward_vs_k"] = _reward_figure(out, study, st)
+    written["runtime_vs_k"], t_mean = _runtime_figure(out, rows)
+    m_mean = seed_stats(per_k(rows, "mode_mismatch"))[1]
+    if labels.action_is_state:  # elsewhere a_g names no local state: no "mode" to match
+        written["mode_mismatch_vs_k"], m_mean = _mode_mismatch_figure(out, rows)
+    written["zone_heatmap"] = _zone_heatmap(out, study, [int(k) for k in st.ks])
+    written["summary"] = _summary(
+        out,
+        study,
+        rows,
+        st.ks,
+        st.v_mean,
+        st.v_std,
+        st.u_mean,
+        st.c_mean,
+        (st.d_mean, st.d_std, st.d_wins),
+        m_mean,
+        t_mean,
+        st.n_ok,
+    )
+    return written
+
+
+def _scenario(study: Any) -> str:
+    return str(getattr(study, "scenario", "warehouse"))
+
+
+def _labels(study: Any) -> Labels:
+    return scenario_labels(get_scenario(_scenario(study)))
+
+
+@dataclass(frozen=True, eq=False)
+class _RewardStats:
+    """Per-``k`` statistics over seeds of the finished runs; every array is ``[K]``, ``ks``
+    ascending. ``d_*``: each run's margin over its best constant dispatcher."""
+
+    ks: np.ndarray
+    n_ok: np.ndarray
+    v_mean: np.ndarray
+    v_std: np.ndarray
+    v_lo: np.ndarray
+    v_hi: np.ndarray
+    u_mean: np.ndarray
+    c_mean: np.ndarray
+    d_mean: np.ndarray
+    d_std: np.ndarray
+    d_wins: np.ndarray
+
+
+def _reward_stats(rows: list[dict[str, Any]]) -> _RewardStats:
+    """Value, baselines and margin over the best constant dispatcher, per ``k``."""
     values, constants = per_k(rows, "value"), per_k(rows, "best_constant_value")
     ks, v_mean, v_std, v_lo, v_hi, n_ok = seed_stats(values)
     _, u_mean, *_ = seed_stats(per_k(rows, "uniform_value"))
@@ -38,6 +91,11 @@ def warehouse_figures(out: Path, study: Any) -> dict[str, Path]:
     margins = {k: v - constants[k] for k, v in values.items()}
     _, d_mean, d_std, *_ = seed_stats(margins)
     d_wins = np.array([int((margins[k] > 0).sum()) for k in ks])
+    return _RewardStats(ks, n_ok, v_mean, v_std, v_lo, v_hi, u_mean, c_mean, d_mean, d_std, d_wins)
+
+
+def _reward_figure(out: Path, study: Any, st: _RewardStats) -> Path:
+    """reward_vs_k.csv and .png: value vs ``k`` against the two dispatcher baselines."""
     write_csv(
         out / "reward_vs_k.csv",
         [
@@ -55,34 +113,38 @@ def warehouse_figures(out: Path, study: Any) -> dict[str, Path]:
         ],
         list(
             zip(
-                ks,
-                n_ok,
-                v_mean,
-                v_std,
-                v_lo,
-                v_hi,
-                u_mean,
-                c_mean,
-                d_mean,
-                d_std,
-                d_wins,
+                st.ks,
+                st.n_ok,
+                st.v_mean,
+                st.v_std,
+                st.v_lo,
+                st.v_hi,
+                st.u_mean,
+                st.c_mean,
+                st.d_mean,
+                st.d_std,
+                st.d_wins,
                 strict=True,
             )
         ),
     )
+    labels = _labels(study)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    band_plot(ax, ks, v_mean, v_std, "ALTERNATING-MARL (mean ± std over seeds)")
+    band_plot(ax, st.ks, st.v_mean, st.v_std, "ALTERNATING-MARL (mean ± std over seeds)")
     agent = labels.global_agent
-    ax.plot(ks, c_mean, "--", color="tab:green", label=f"best constant {agent}")
-    ax.plot(ks, u_mean, ":", color="tab:red", label=f"uniform-random {agent}")
+    ax.plot(st.ks, st.c_mean, "--", color="tab:green", label=f"best constant {agent}")
+    ax.plot(st.ks, st.u_mean, ":", color="tab:red", label=f"uniform-random {agent}")
     ax.set(
         xlabel=f"k (sampled {labels.local_agents})",
         ylabel="cumulative discounted reward",
-        title=f"{scenario.capitalize()}, n = {study.n}",
+        title=f"{_scenario(study).capitalize()}, n = {study.n}",
     )
     ax.legend(fontsize=8)
-    written["reward_vs_k"] = save_figure(fig, out / "reward_vs_k.png")
+    return save_figure(fig, out / "reward_vs_k.png")
 
+
+def _runtime_figure(out: Path, rows: list[dict[str, Any]]) -> tuple[Path, np.ndarray]:
+    """runtime_vs_k.csv and .png; returns the figure's path and the mean seconds ``[K]``."""
     ks_t, t_mean, t_std, *_ = seed_stats(per_k(rows, "train_seconds"))
     write_csv(
         out / "runtime_vs_k.csv",
@@ -92,45 +154,31 @@ def warehouse_figures(out: Path, study: Any) -> dict[str, Path]:
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     band_plot(ax, ks_t, t_mean, t_std, "training run (mean ± std)")
     ax.set(xlabel="k", ylabel="seconds", title="Learning runtime vs k")
-    written["runtime_vs_k"] = save_figure(fig, out / "runtime_vs_k.png")
+    return save_figure(fig, out / "runtime_vs_k.png"), t_mean
 
+
+def _mode_mismatch_figure(out: Path, rows: list[dict[str, Any]]) -> tuple[Path, np.ndarray]:
+    """mode_mismatch_vs_k.csv and .png: how often the dispatcher's ``a_g`` is not the true
+    population mode; returns the figure's path and the mean rate ``[K]``."""
     ks_m, m_mean, m_std, *_ = seed_stats(per_k(rows, "mode_mismatch"))
-    if labels.action_is_state:
-        write_csv(
-            out / "mode_mismatch_vs_k.csv",
-            ["k", "mismatch_mean", "mismatch_std"],
-            list(zip(ks_m, m_mean, m_std, strict=True)),
-        )
-        fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        band_plot(ax, ks_m, m_mean, m_std, "P(a_g != population mode)")
-        ax.set(
-            xlabel="k",
-            ylabel="mismatch rate",
-            ylim=(0, 1),
-            title="Dispatcher's action vs the true mode",
-        )
-        written["mode_mismatch_vs_k"] = save_figure(fig, out / "mode_mismatch_vs_k.png")
-
-    written["zone_heatmap"] = _zone_heatmap(out, study, [int(k) for k in ks])
-    written["summary"] = _summary(
-        out,
-        study,
-        rows,
-        ks,
-        v_mean,
-        v_std,
-        u_mean,
-        c_mean,
-        (d_mean, d_std, d_wins),
-        m_mean,
-        t_mean,
-        n_ok,
+    write_csv(
+        out / "mode_mismatch_vs_k.csv",
+        ["k", "mismatch_mean", "mismatch_std"],
+        list(zip(ks_m, m_mean, m_std, strict=True)),
     )
-    return written
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    band_plot(ax, ks_m, m_mean, m_std, "P(a_g != population mode)")
+    ax.set(
+        xlabel="k",
+        ylabel="mismatch rate",
+        ylim=(0, 1),
+        title="Dispatcher's action vs the true mode",
+    )
+    return save_figure(fig, out / "mode_mismatch_vs_k.png"), m_mean
 
 
 def _zone_heatmap(out: Path, study: Any, ks: list[int]) -> Path:
-    game = get_scenario(getattr(study, "scenario", "warehouse"))
+    game = get_scenario(_scenario(study))
     labels = scenario_labels(game)
     picks = sorted({ks[0], ks[len(ks) // 2], ks[-1]})
     picks = [k for k in picks if (policy_dir(out, k, 0) / "policy.npz").is_file()]
@@ -152,6 +200,8 @@ def _zone_heatmap(out: Path, study: Any, ks: list[int]) -> Path:
             seed=0,
             record=True,
         )
+        assert rec.occupancy is not None and rec.global_actions is not None
+        assert rec.population_mode is not None
         occ = rec.occupancy[0]  # [H, zones]
         t = np.arange(occ.shape[0])
         im = ax.imshow(
@@ -165,15 +215,7 @@ def _zone_heatmap(out: Path, study: Any, ks: list[int]) -> Path:
         )
         pad = 0.05 if labels.action_is_state else 0.14  # room for the a_g axis
         fig.colorbar(im, ax=ax, label=f"fraction of {labels.local_agents}", pad=pad)
-        if labels.action_is_state:
-            ax.plot(t, rec.global_actions[0], ".", color="white", ms=3, label="dispatcher a_g")
-        else:
-            # a_g names no local state: draw it on its own axis, with its names
-            twin = ax.twinx()
-            twin.step(t, rec.global_actions[0], where="mid", color="white", lw=1.0)
-            twin.set(ylim=(-0.5, game.num_ag - 0.5), yticks=range(game.num_ag))
-            twin.set_yticklabels(labels.global_actions, fontsize=7)
-            ax.plot([], [], color="white", lw=1.2, label=f"{labels.global_agent} a_g (right)")
+        _draw_actions(ax, t, rec.global_actions[0], game.num_ag, labels)
         ax.step(t, rec.population_mode[0], where="mid", color="tab:red", lw=1, label="true mode")
         if labels.action_is_state:
             ax.set(ylabel=f"zone (k={k})")
@@ -205,6 +247,19 @@ def _zone_heatmap(out: Path, study: Any, ks: list[int]) -> Path:
     return save_figure(fig, out / "zone_heatmap.png")
 
 
+def _draw_actions(ax: Any, t: np.ndarray, actions: np.ndarray, num_ag: int, labels: Labels) -> None:
+    """``a_g(t)`` over a heat map: dots on the zone axis where an action names a zone, a line
+    on an axis of its own (the actions' names) otherwise."""
+    if labels.action_is_state:
+        ax.plot(t, actions, ".", color="white", ms=3, label="dispatcher a_g")
+        return
+    twin = ax.twinx()
+    twin.step(t, actions, where="mid", color="white", lw=1.0)
+    twin.set(ylim=(-0.5, num_ag - 0.5), yticks=range(num_ag))
+    twin.set_yticklabels(labels.global_actions, fontsize=7)
+    ax.plot([], [], color="white", lw=1.2, label=f"{labels.global_agent} a_g (right)")
+
+
 def _summary(
     out, study, rows, ks, v_mean, v_std, u_mean, c_mean, margin, m_mean, t_mean, n_ok
 ) -> Path:
@@ -215,11 +270,10 @@ def _summary(
         {(r["k"], r["seed"]) for r in all_rows if r["status"] == "failed"}
         - {(str(k), str(s)) for k, s in ok_keys}
     )
-    scenario = getattr(study, "scenario", "warehouse")
-    labels = scenario_labels(get_scenario(scenario))
+    labels = _labels(study)
     mismatch = labels.action_is_state  # the column means something only there
     title = {"warehouse": "Warehouse study (SPEC §7 G.1)"}.get(
-        scenario, f"{scenario.capitalize()} study (the warehouse study's protocol)"
+        _scenario(study), f"{_scenario(study).capitalize()} study (the warehouse study's protocol)"
     )
     lines = [
         f"# {title}",

@@ -27,8 +27,17 @@ STOPPING_RULES: tuple[str, ...] = ("span", "certified", "residual")
 
 @numba.njit(parallel=True, cache=True)
 def _sweep_sampled(
-    next_index, reward, p_g, gamma, vt, q, vt_out, lo, hi, write_q
-):  # pragma: no cover
+    next_index: np.ndarray,
+    reward: np.ndarray,
+    p_g: np.ndarray,
+    gamma: float,
+    vt: np.ndarray,
+    q: np.ndarray,
+    vt_out: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    write_q: bool,
+) -> None:  # pragma: no cover
     """One sweep of ``That_{k,m}`` on ``V``: ``q <- r + gamma P_g mean_j V[s', next]`` in place.
 
     next_index [S, X, m]; reward, q [S, X, A]; p_g [S, A, S]; vt, vt_out [X, W] hold
@@ -112,7 +121,7 @@ class _Sweeper:
         """Writes ``G(V)`` into ``vt_out`` and, with ``write_q``, ``Q(V)`` into ``self.q``;
         returns min/max of ``Q_new - Q_old`` (0 without ``write_q``) and of ``G(V) - V``."""
         op = self.op
-        if self.sampled:
+        if op.next_index is not None:
             S = vt.shape[1]
             self.pad_in[:, :S] = vt
             _sweep_sampled(
@@ -176,6 +185,19 @@ def value_iteration(
     span rule ``||G(V') - V'||_inf``), ``error_bound`` (certified bound on
     ``||q - Qhat||_inf``) and ``converged``.
     """
+    _check_vi_args(tol, stopping, max_iterations, anderson)
+    q = _initial_q(op.shape, q0)
+    beta = op.gamma / (1.0 - op.gamma)
+    sweep = _Sweeper(op, q)
+    vt = np.ascontiguousarray(q.max(axis=-1).T)
+    if stopping != "span":
+        info = _plain_iteration(sweep, vt, beta, tol, max_iterations, stopping)
+    else:
+        info = _span_iteration(sweep, vt, op.gamma, beta, tol, max_iterations, anderson)
+    return q, info
+
+
+def _check_vi_args(tol: float, stopping: str, max_iterations: int, anderson: int) -> None:
     if not (tol > 0 and math.isfinite(tol)):
         raise AltmarlError(f"tol = {tol} must be a finite number > 0")
     if stopping not in STOPPING_RULES:
@@ -184,38 +206,73 @@ def value_iteration(
         raise AltmarlError(f"max_iterations = {max_iterations} must be an integer >= 1")
     if int(anderson) != anderson or anderson < 0:
         raise AltmarlError(f"anderson = {anderson} must be an integer >= 0")
-    shape = op.shape
+
+
+def _initial_q(shape: tuple[int, ...], q0: np.ndarray | None) -> np.ndarray:
+    """A fresh ``[S_g, |X|, A_g]`` iterate: zeros, or a validated copy of ``q0``."""
     if q0 is None:
-        q = np.zeros(shape)
-    else:
-        q = np.array(q0, dtype=np.float64)
-        if q.shape != shape:
-            raise AltmarlError(f"q0 must have shape {shape} (S_g, |X|, A_g), got {q.shape}")
-        if not np.isfinite(q).all():
-            raise AltmarlError("q0 has non-finite entries")
-    beta = op.gamma / (1.0 - op.gamma)
-    sweep = _Sweeper(op, q)
-    vt = np.ascontiguousarray(q.max(axis=-1).T)
+        return np.zeros(shape)
+    q = np.array(q0, dtype=np.float64)
+    if q.shape != shape:
+        raise AltmarlError(f"q0 must have shape {shape} (S_g, |X|, A_g), got {q.shape}")
+    if not np.isfinite(q).all():
+        raise AltmarlError("q0 has non-finite entries")
+    return q
+
+
+def _plain_iteration(
+    sweep: _Sweeper,
+    vt: np.ndarray,
+    beta: float,
+    tol: float,
+    max_iterations: int,
+    stopping: str,
+) -> dict[str, Any]:
+    """Plain value iteration ``Q <- T Q`` with the ``"residual"`` or ``"certified"`` rule.
+
+    ``sweep.q`` [S_g, |X|, A_g] is updated in place; vt: [|X|, S_g] is ``max_a Q``
+    transposed. Returns the info dict of :func:`value_iteration`.
+    """
     vt_out = np.empty_like(vt)
     it = 0
     converged = False
     residual = bound = np.inf
-    if stopping != "span":
-        while it < max_iterations:
-            it += 1
-            q_lo, q_hi, _, _ = sweep(vt, vt_out)
-            vt, vt_out = vt_out, vt
-            residual = max(abs(q_lo), abs(q_hi))
-            bound = beta * residual
-            converged = (residual if stopping == "residual" else bound) <= tol
-            if converged:
-                break
-        return q, {
-            "iterations": it,
-            "residual": residual,
-            "error_bound": bound,
-            "converged": converged,
-        }
+    while it < max_iterations:
+        it += 1
+        q_lo, q_hi, _, _ = sweep(vt, vt_out)
+        vt, vt_out = vt_out, vt
+        residual = max(abs(q_lo), abs(q_hi))
+        bound = beta * residual
+        converged = (residual if stopping == "residual" else bound) <= tol
+        if converged:
+            break
+    return {
+        "iterations": it,
+        "residual": residual,
+        "error_bound": bound,
+        "converged": converged,
+    }
+
+
+def _span_iteration(
+    sweep: _Sweeper,
+    vt: np.ndarray,
+    gamma: float,
+    beta: float,
+    tol: float,
+    max_iterations: int,
+    anderson: int,
+) -> dict[str, Any]:
+    """Value iteration on ``V`` with MacQueen's span rule and safeguarded Anderson mixing.
+
+    vt: [|X|, S_g] is ``V`` transposed, overwritten by the iterates; the final sweep
+    writes ``Q'`` into ``sweep.q`` [S_g, |X|, A_g]. See :func:`value_iteration` for the
+    bounds. Returns its info dict.
+    """
+    vt_out = np.empty_like(vt)
+    it = 0
+    converged = False
+    residual = bound = np.inf
     accel = Anderson(anderson, vt.size)
     best_span = np.inf
     resets = 0
@@ -224,7 +281,7 @@ def value_iteration(
         # Q is needed only from V' (below), so the sweeps skip writing it
         _, _, d_lo, d_hi = sweep(vt, vt_out, write_q=False)
         span = d_hi - d_lo
-        bound = op.gamma * beta * span / 2.0
+        bound = gamma * beta * span / 2.0
         shift = beta * (d_hi + d_lo) / 2.0
         if bound <= tol or it >= max_iterations:
             converged = bound <= tol
@@ -240,7 +297,7 @@ def value_iteration(
             accel.reset(disable=resets > MAX_ANDERSON_RESETS)
         best_span = min(best_span, span)
         accel.step(vt.ravel(), vt_out.ravel(), out=vt.ravel())
-    return q, {"iterations": it, "residual": residual, "error_bound": bound, "converged": converged}
+    return {"iterations": it, "residual": residual, "error_bound": bound, "converged": converged}
 
 
 def greedy_policy(
@@ -264,4 +321,4 @@ def greedy_policy(
         keys = rng.random((int(multi.sum()), q.shape[-1]))
         keys[~tied[multi]] = -1.0
         table[multi] = np.argmax(keys, axis=-1)
-    return table.astype(np.int64)
+    return np.asarray(table, dtype=np.int64)

@@ -132,7 +132,7 @@ class EpisodicMDP:
 
     def P_at(self, t: int) -> sp.csr_matrix:
         """The stacked kernel ``[S * A, S]`` used at step ``t``."""
-        return self.P[t] if isinstance(self.P, tuple) else self.P  # type: ignore[index]
+        return self.P[t] if isinstance(self.P, tuple) else self.P
 
     def reward_at(self, t: int) -> np.ndarray:
         """``r(s, a, t)`` as ``[S, A]`` (time weight applied)."""
