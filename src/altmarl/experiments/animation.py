@@ -128,7 +128,9 @@ def animate_tabular(
     dots = ax.scatter(
         [], [], s=16, color=_SAMPLE, zorder=3, label=f"the k sampled {labels.local_agents}"
     )
-    counts = [ax.text(j, 0, "", ha="center", va="bottom", fontsize=8, color=_SAMPLE) for j in x]
+    counts = [
+        ax.text(j, 0, "", ha="center", va="bottom", fontsize=8, color=_SAMPLE) for j in range(L)
+    ]
     ax.set(xlim=(-0.6, L - 0.4), ylim=(0, 1.12), ylabel=f"share of {labels.local_agents}")
     ax.set_xticks(x)
     ax.set_xticklabels(labels.local_states, fontsize=8, rotation=20 if L > 4 else 0)
