@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 MARKER = "<!-- cli-reference -->"
 #: Help is wrapped at this width whatever the terminal that builds the site.
-WIDTH = 96
+WIDTH = 80
 
 
 def commands(

@@ -74,7 +74,9 @@ def positive_float(text: str) -> float:
 def add_game_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
     """``--scenario NAME | --game FILE.npz`` (mutually exclusive)."""
     group = parser.add_mutually_exclusive_group(required=required)
-    group.add_argument("--scenario", help="built-in scenario name (warehouse)")
+    group.add_argument(
+        "--scenario", help="built-in scenario: warehouse, federated or grid (docs/scenarios/)"
+    )
     group.add_argument("--game", type=Path, help="game .npz with P_g, P_l, r_g, r_l, gamma")
 
 
