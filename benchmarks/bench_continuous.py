@@ -47,7 +47,7 @@ def bench_training(k_values: list[int], threads: int, algo: str) -> None:
 
 
 def study_table(out: Path) -> None:
-    from altmarl.experiments.warehouse import load_ok_rows, per_k
+    from altmarl.experiments.results import load_ok_rows, per_k
 
     rows = load_ok_rows(out)
     if not rows:

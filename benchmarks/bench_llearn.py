@@ -14,9 +14,9 @@ import time
 
 import numpy as np
 
-from altmarl.chained import k_chained_mdp, mean_field_chained_mdp
 from altmarl.counts import CountSpace
 from altmarl.llearn import best_response, default_T
+from altmarl.llearn.chained import k_chained_mdp, mean_field_chained_mdp
 from altmarl.policies import GlobalPolicy
 from altmarl.scenarios import random_game, warehouse
 
@@ -30,7 +30,7 @@ def mode_policy(game, k: int) -> GlobalPolicy:
 def run_oracle(label, game, k, oracle, **kw):
     pi_g = mode_policy(game, k)
     t0 = time.perf_counter()
-    _, info = best_response(game, pi_g, k, oracle=oracle, **kw)
+    info = best_response(game, pi_g, k, oracle=oracle, **kw).info
     sec = time.perf_counter() - t0
     steps = {"ucfh": k + 1, "planning": k + 1}.get(oracle, 1)
     return {

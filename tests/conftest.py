@@ -2,10 +2,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import sys
 from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
 
 import pytest
 
+import altmarl
 from altmarl.cli import main
 
 
@@ -33,3 +37,19 @@ def cli_json(cli):
         return json.loads(out)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def subprocess_env() -> dict[str, str]:
+    """Environment for commands and scripts run as a user would (tests/test_docs.py,
+    tests/test_examples.py): the ``altmarl`` under test first on ``PYTHONPATH``, this
+    interpreter's scripts directory (its ``python`` and ``altmarl``) first on ``PATH``, and a
+    non-interactive matplotlib backend."""
+    env = dict(os.environ)
+    src = str(Path(altmarl.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+    env["PATH"] = os.pathsep.join(
+        p for p in (str(Path(sys.executable).parent), env.get("PATH")) if p
+    )
+    env["MPLBACKEND"] = "Agg"
+    return env

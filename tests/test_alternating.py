@@ -4,22 +4,30 @@ from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
 
 from altmarl.alternating import (
     CONSERVATIVE_FRACTIONS,
-    TIMING_FIELDS,
     AlternatingConfig,
     AlternatingMARL,
     Estimate,
+    ReusedAnswer,
     read_history,
+    safeguard_candidates,
     update_rule,
 )
 from altmarl.errors import AltmarlError
-from altmarl.policies import GlobalPolicy, LocalPolicy, load_policy_dir
+from altmarl.oracles import (
+    GLearnResult,
+    LLearnResult,
+    OracleInfo,
+    PreviousAnswer,
+    policy_fingerprint,
+)
+from altmarl.policies import GlobalPolicy, LocalPolicy
+from altmarl.policy_dir import load_policy_dir
 from altmarl.scenarios import warehouse
 
 # ------------------------------------------------------------------- UPDATE by hand
@@ -57,31 +65,16 @@ def _pg(action: int) -> GlobalPolicy:
     )
 
 
-@dataclass
-class _Info:
-    value: float = 0.0
-    samples: int = 7
-
-    def as_dict(self):
-        return {"value": self.value, "samples": self.samples, "seconds": 0.0}
-
-
-@dataclass
-class _GResult:
-    policy: GlobalPolicy
-    q: np.ndarray = field(default_factory=lambda: np.zeros((5, 15, 5)))
-    info: _Info = field(default_factory=_Info)
-
-
 class _ScriptedGlobal:
     """Proposes constant dispatchers 1, 2, 3, ... in turn."""
 
     def __init__(self):
         self.calls = 0
 
-    def best_response(self, game, local_policy, k, *, seed=0, q0=None):
+    def best_response(self, game, local_policy, k, *, global_policy=None, seed=0, previous=None):
         self.calls += 1
-        return _GResult(_pg(self.calls))
+        q = np.zeros((5, 15, 5))
+        return GLearnResult(q, _pg(self.calls), OracleInfo(value=0.0, samples=7))
 
 
 class _ScriptedLocal:
@@ -92,7 +85,7 @@ class _ScriptedLocal:
         self.calls += 1
         probs = np.zeros((5, 5, 3))
         probs[..., self.calls % 3] = 1.0
-        return LocalPolicy(probs), _Info()
+        return LLearnResult(LocalPolicy(probs), OracleInfo(value=0.0, samples=7))
 
 
 class _ScriptedEvaluator:
@@ -120,7 +113,7 @@ def _driver(script, **kw):
 def test_driver_accepts_rejects_and_stops_when_both_players_fail_to_improve():
     # local accept, global reject, local overlap -> both confirmed since last accept: stop
     res = _driver([(10, 12), (12, 10), (12, 12.3)], alternations=5).run(progress=False)
-    assert [r["decision"] for r in res.history] == ["accept", "reject", "terminate"]
+    assert [r.decision for r in res.history] == ["accept", "reject", "terminate"]
     assert res.accepted == 1 and res.rejected == 1 and res.terminated_early
     # the accepted local proposal is kept, the rejected global one is not
     np.testing.assert_array_equal(res.global_policy.table, _pg(0).table)
@@ -132,7 +125,7 @@ def test_driver_overlap_of_one_player_does_not_stop_by_default():
     # local overlap -> stop after 5 proposals
     script = [(10, 10.2), (10, 12), (12, 14), (14, 14.1), (14, 13.9)]
     res = _driver(script, alternations=5).run(progress=False)
-    assert [r["decision"] for r in res.history] == [
+    assert [r.decision for r in res.history] == [
         "terminate",
         "accept",
         "accept",
@@ -150,9 +143,9 @@ def test_driver_runs_all_alternations_when_every_step_improves():
     res = _driver(script, alternations=3).run(progress=False)
     assert res.accepted == 6 and not res.terminated_early
     # the estimated potential of the accepted sequence never decreases
-    accepted = [r["new_value"] for r in res.history if r["decision"] == "accept"]
+    accepted = [r.new_value for r in res.history if r.decision == "accept"]
     assert accepted == sorted(accepted)
-    assert [r["player"] for r in res.history] == ["local", "global"] * 3
+    assert [r.player for r in res.history] == ["local", "global"] * 3
 
 
 class _TableScore:
@@ -174,8 +167,8 @@ class _Proposes:
     def __init__(self, table, q):
         self.table, self.q = table, q
 
-    def best_response(self, game, local_policy, k, *, seed=0, q0=None):
-        return _GResult(GlobalPolicy(self.table, K, 5, 5), q=self.q)
+    def best_response(self, game, local_policy, k, *, global_policy=None, seed=0, previous=None):
+        return GLearnResult(self.q, GlobalPolicy(self.table, K, 5, 5), OracleInfo(samples=7))
 
 
 @pytest.mark.parametrize("reuse", [False, True])
@@ -184,24 +177,32 @@ def test_global_step_after_a_failed_local_one_reuses_the_last_answer(reuse):
     script = [(10, 12), (12, 10), (12, 12.1)]
     driver = _driver(script, alternations=3, order=("global", "local"), reuse_global_response=reuse)
     res = driver.run(progress=False)
-    assert [r["decision"] for r in res.history] == ["accept", "reject", "terminate"]
-    assert driver.global_oracle.calls == (1 if reuse else 2)
+    assert [r.decision for r in res.history] == ["accept", "reject", "terminate"]
+    inner = driver.global_oracle.inner if reuse else driver.global_oracle
+    assert inner.calls == (1 if reuse else 2)
     last = res.history[-1]
-    assert (last["samples"] == 0 and last["iterations"] == 0) == reuse
+    assert (last.samples == 0 and last.iterations == 0) == reuse
 
 
 def test_reused_answer_is_the_greedy_policy_of_the_stored_q():
     q = np.zeros((5, 15, 5))
     q[..., 4] = 1.0
     q[0, :, 2] = 2.0
-    driver = AlternatingMARL(GAME, AlternatingConfig(k=K, n=10))
     pi_l = LocalPolicy.uniform(5, 5, 3)
-    policy, same_l, info, q_out = driver.reuse_global(q, _pg(0), pi_l, np.random.SeedSequence(1))
+    never = _ScriptedGlobal()
+    res = ReusedAnswer(never).best_response(
+        GAME,
+        pi_l,
+        K,
+        global_policy=_pg(0),
+        seed=np.random.default_rng(1),
+        previous=PreviousAnswer(q, policy_fingerprint(pi_l)),
+    )
     expected = np.full((5, 15), 4)
     expected[0] = 2
-    np.testing.assert_array_equal(policy.table, expected)
-    assert same_l is pi_l and q_out is q and info["samples"] == 0
-    assert info["oracle_value"] == pytest.approx(q.max(axis=-1).mean())
+    np.testing.assert_array_equal(res.policy.table, expected)
+    assert never.calls == 0 and res.q is q and res.info.samples == 0
+    assert res.info.value == pytest.approx(q.max(axis=-1).mean())
 
 
 def test_safeguard_candidates_are_conservative_updates_then_constants():
@@ -209,9 +210,8 @@ def test_safeguard_candidates_are_conservative_updates_then_constants():
     adv = np.tile(np.arange(15, dtype=float), (5, 1))  # max 14
     q = np.zeros((5, 15, 5))
     q[..., 3] = adv
-    driver = AlternatingMARL(GAME, AlternatingConfig(k=K, n=10, global_candidates="safeguarded"))
-    cands = driver.safeguard_candidates(_pg(0), LocalPolicy.uniform(5, 5, 3), _pg(3), q)
-    names = [name for name, _, _ in cands]
+    cands = safeguard_candidates(GAME, _pg(0), _pg(3), q)
+    names = [c.name for c in cands]
     # constant 0 is the current policy and constant 3 the proposal: both left out
     assert names == [
         "conservative:0.25",
@@ -221,9 +221,9 @@ def test_safeguard_candidates_are_conservative_updates_then_constants():
         "constant:2",
         "constant:4",
     ]
-    for (name, pg, _), f in zip(cands, (0.25, 0.5, 0.75), strict=False):
+    for cand, f in zip(cands, (0.25, 0.5, 0.75), strict=False):
         switch = adv > f * 14
-        np.testing.assert_array_equal(pg.table, np.where(switch, 3, 0), err_msg=name)
+        np.testing.assert_array_equal(cand.policy.table, np.where(switch, 3, 0), err_msg=cand.name)
         assert 0 < switch.sum() < switch.size
 
 
@@ -250,19 +250,19 @@ def test_safeguarded_global_step_takes_the_best_candidate():
         return driver.run(progress=False), ev
 
     plain, ev = run("g-learn")
-    assert [r["decision"] for r in plain.history] == ["terminate"]
-    assert plain.history[0]["candidate"] == "g-learn" and ev.calls == [2]
+    assert [r.decision for r in plain.history] == ["terminate"]
+    assert plain.history[0].candidate == "g-learn" and ev.calls == [2]
     np.testing.assert_array_equal(plain.global_policy.table, _pg(0).table)
     safe, ev = run("safeguarded")
     # current pair + G-LEARN's + 3 conservative + constants 2, 3, 4, all in one call
     assert ev.calls[0] == 1 + 1 + 3 + 3
     # then from constant 2 the best is the most conservative move towards 1 (11 of 15
     # entries still play 2: 7.33 < 10 - 2 eps_tol): rejected, and the run stops
-    assert [(r["decision"], r["candidate"]) for r in safe.history] == [
+    assert [(r.decision, r.candidate) for r in safe.history] == [
         ("accept", "constant:2"),
         ("reject", "conservative:0.75"),
     ]
-    assert safe.history[1]["new_value"] == pytest.approx(10 * 11 / 15)
+    assert safe.history[1].new_value == pytest.approx(10 * 11 / 15)
     np.testing.assert_array_equal(safe.global_policy.table, _pg(2).table)
 
 
@@ -293,7 +293,7 @@ def test_a_proposal_equal_to_the_current_pair_ties_exactly_under_update():
 
     class _SameLocal:
         def best_response(self, game, global_policy, k, *, local_policy=None, seed=0):
-            return local_policy, _Info()
+            return LLearnResult(local_policy, OracleInfo(value=0.0))
 
     cfg = AlternatingConfig(
         k=K, n=40, eps_tol=1e-9, update_rollouts=10, update_horizon=10, alternations=3,
@@ -301,8 +301,8 @@ def test_a_proposal_equal_to_the_current_pair_ties_exactly_under_update():
     )  # fmt: skip
     res = AlternatingMARL(GAME, cfg, local_oracle=_SameLocal()).run(progress=False)
     row = res.history[0]
-    assert row["old_stderr"] > 0 and row["new_value"] == row["old_value"]
-    assert [r["decision"] for r in res.history] == ["terminate"]
+    assert row.old_stderr > 0 and row.new_value == row.old_value
+    assert [r.decision for r in res.history] == ["terminate"]
 
 
 # ------------------------------------------------------------------- parameterization, warm start
@@ -329,43 +329,39 @@ def test_standard_parameterization_trains_the_mean_field_pair():
     np.testing.assert_array_equal(res.global_policy.to_mean_field().table, mf.global_policy.table)
     np.testing.assert_array_equal(res.local_policy.probs, mf.local_policy.probs)
     assert res.value == pytest.approx(mf.value, rel=1e-12)
-    assert [r["decision"] for r in res.history] == [r["decision"] for r in mf.history]
-
-
-class _RecordingGLearn:
-    """The real G-LEARN oracle, recording the warm start it was given and the Q it returned."""
-
-    def __init__(self, **kw):
-        from altmarl.glearn import GLearnOracle
-
-        self.oracle = GLearnOracle(**kw)
-        self.calls: list[tuple[np.ndarray | None, np.ndarray, int]] = []
-
-    def best_response(self, game, local_policy, k, *, seed=0, q0=None):
-        res = self.oracle.best_response(game, local_policy, k, seed=seed, q0=q0)
-        self.calls.append((q0, res.q, res.info.iterations))
-        return res
+    assert [r.decision for r in res.history] == [r.decision for r in mf.history]
 
 
 @pytest.mark.parametrize("warm_start", [True, False])
-def test_warm_start_feeds_the_last_q_to_the_next_glearn_call(warm_start):
+def test_warm_start_feeds_the_last_q_to_the_next_glearn_call(warm_start, monkeypatch):
     """warm_start=True starts each G-LEARN call from the previous call's Q (the fixed point
     moves little between calls); warm_start=False starts every call from Q = 0. The fixed
     point does not depend on the start: both end with the same pair."""
+    from altmarl.glearn import oracle as glearn_oracle
+
     script = [(10 + 2 * i, 12 + 2 * i) for i in range(6)]  # every proposal is accepted
+    calls: list[tuple[np.ndarray | None, np.ndarray]] = []
+    real = glearn_oracle.glearn
+
+    def recording(*args, q0=None, **kw):
+        res = real(*args, q0=q0, **kw)
+        calls.append((q0, res.q))
+        return res
+
+    monkeypatch.setattr(glearn_oracle, "glearn", recording)
 
     def run(warm):
-        oracle = _RecordingGLearn(m=10, tol=1e-10)
-        cfg = AlternatingConfig(k=K, n=10, eps_tol=0.5, alternations=3, warm_start=warm)
+        calls.clear()
+        cfg = AlternatingConfig(k=K, n=10, eps_tol=0.5, alternations=3, m=10, tol=1e-10,
+                                warm_start=warm)  # fmt: skip
         driver = AlternatingMARL(
-            GAME, cfg, global_oracle=oracle, local_oracle=_ScriptedLocal(),
-            evaluator=_ScriptedEvaluator(script),
-        )  # fmt: skip
-        return driver.run(progress=False), oracle.calls
+            GAME, cfg, local_oracle=_ScriptedLocal(), evaluator=_ScriptedEvaluator(script)
+        )
+        return driver.run(progress=False), list(calls)
 
-    res, calls = run(warm_start)
-    assert len(calls) == 3 and calls[0][0] is None
-    for (_, q_prev, _), (q0, _, _) in itertools.pairwise(calls):
+    res, seen = run(warm_start)
+    assert len(seen) == 3 and seen[0][0] is None
+    for (_, q_prev), (q0, _) in itertools.pairwise(seen):
         if warm_start:
             assert q0 is not None and np.array_equal(q0, q_prev)
         else:
@@ -407,7 +403,7 @@ class _Interrupt(Exception):
 
 
 def _strip_timing(rows):
-    return [{k: v for k, v in r.items() if k not in TIMING_FIELDS} for r in rows]
+    return [r.without_timing() for r in rows]
 
 
 @pytest.mark.parametrize(
@@ -492,7 +488,7 @@ def test_train_cli_json_files_and_resume(tmp_path, cli, cli_json):
     assert config["k"] == 3 and config["game"]["name"] == "warehouse"
     assert config["global_candidates"] == "safeguarded"
     assert config["reuse_global_response"] is True and config["tol"] == 0.01
-    names = {r["candidate"] for r in read_history(out / "history.csv")}
+    names = {r.candidate for r in read_history(out / "history.csv")}
     allowed = {"l-learn", "g-learn", *(f"conservative:{f}" for f in CONSERVATIVE_FRACTIONS)}
     assert names <= allowed | {f"constant:{a}" for a in range(5)}
     code, _, err = cli(*args)

@@ -9,23 +9,23 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from altmarl.chained import (
+from altmarl.counts import CountSpace, TupleSpace
+from altmarl.errors import AltmarlError, MemoryBudgetError
+from altmarl.game import TabularGame
+from altmarl.llearn.chained import (
     k_chain_state_index,
     k_chained_mdp,
     mean_field_chained_mdp,
 )
-from altmarl.counts import CountSpace, TupleSpace
-from altmarl.errors import AltmarlError, MemoryBudgetError
-from altmarl.game import TabularGame
-from altmarl.mdp import EpisodicMDP, backward_induction, evaluate_policy, evaluate_restricted
-from altmarl.policies import GlobalPolicy, LocalPolicy
-from altmarl.reductions import (
+from altmarl.llearn.mdp import EpisodicMDP, backward_induction, evaluate_policy, evaluate_restricted
+from altmarl.llearn.reductions import (
     lift_policy,
     state_reward_mdp,
     truncation_bound,
     truncation_horizon,
     unlift_policy,
 )
+from altmarl.policies import GlobalPolicy, LocalPolicy
 from altmarl.scenarios import random_game
 
 

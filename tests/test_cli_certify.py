@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from altmarl.counts import CountSpace
-from altmarl.policies import GlobalPolicy, LocalPolicy, save_policy_dir
+from altmarl.policies import GlobalPolicy, LocalPolicy
+from altmarl.policy_dir import save_policy_dir
 from games import sticky_two_zones
 
 

@@ -7,7 +7,8 @@ import pytest
 
 from altmarl.counts import CountSpace
 from altmarl.exact import exact_value
-from altmarl.policies import GlobalPolicy, LocalPolicy, save_policy_dir
+from altmarl.policies import GlobalPolicy, LocalPolicy
+from altmarl.policy_dir import save_policy_dir
 from altmarl.scenarios import random_game
 
 

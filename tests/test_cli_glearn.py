@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from altmarl.counts import CountSpace, TupleSpace
-from altmarl.policies import load_policy_dir
+from altmarl.policy_dir import load_policy_dir
 from altmarl.scenarios import random_game
 
 

@@ -7,7 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from altmarl.policies import GlobalPolicy, LocalPolicy, save_policy_dir
+from altmarl.policies import GlobalPolicy, LocalPolicy
+from altmarl.policy_dir import save_policy_dir
 from altmarl.scenarios import random_game, warehouse
 
 

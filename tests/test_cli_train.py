@@ -19,7 +19,7 @@ def test_order_sets_who_moves_first(tmp_path, cli_json):
     for order, first in (("global-local", "global"), ("local-global", "local")):
         out = tmp_path / order
         cli_json("train", *FAST, "--alternations", "2", "--order", order, "--out", str(out))
-        players = [r["player"] for r in read_history(out / "history.csv")]
+        players = [r.player for r in read_history(out / "history.csv")]
         assert players[0] == first
         # the players alternate in that order for as long as the run goes
         assert players == [order.split("-")[i % 2] for i in range(len(players))]
@@ -50,9 +50,9 @@ def test_local_oracle_ucfh_learns_from_sampled_episodes(tmp_path, cli_json):
     common += ["--alternations", "1", "--order", "local-global"]
     cli_json(*common, "--local-oracle", "ucfh", "--out", str(tmp_path / "u"))
     assert json.loads((tmp_path / "u" / "config.json").read_text())["local_oracle"] == "ucfh"
-    local = [r for r in read_history(tmp_path / "u" / "history.csv") if r["player"] == "local"]
-    assert local and all(r["episodes"] > 0 for r in local)
-    assert all(r["samples"] % (r["episodes"] * (k + 1)) == 0 for r in local)
+    local = [r for r in read_history(tmp_path / "u" / "history.csv") if r.player == "local"]
+    assert local and all(r.episodes > 0 for r in local)
+    assert all(r.samples % (r.episodes * (k + 1)) == 0 for r in local)
     cli_json(*common, "--out", str(tmp_path / "mf"))
-    local = [r for r in read_history(tmp_path / "mf" / "history.csv") if r["player"] == "local"]
-    assert local and all(r["episodes"] == 0 and r["samples"] == 0 for r in local)
+    local = [r for r in read_history(tmp_path / "mf" / "history.csv") if r.player == "local"]
+    assert local and all(r.episodes == 0 and r.samples == 0 for r in local)

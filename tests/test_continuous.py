@@ -386,7 +386,8 @@ def test_cli_reproduce_continuous_end_to_end(cli, tmp_path):
     )
     assert code == 0, err
     ev = json.loads(stdout)
-    assert ev["k"] == 4 and ev["n"] == 40 and np.isfinite(ev["value"])
+    # --n, --k and --horizon default to the run's own (it was trained at horizon 10)
+    assert ev["k"] == 4 and ev["n"] == 40 and ev["horizon"] == 10 and np.isfinite(ev["value"])
     code, _, err = cli("evaluate", "--continuous-run", str(tmp_path / "none"))
     assert code == 2 and "no such directory" in err
 
@@ -394,7 +395,7 @@ def test_cli_reproduce_continuous_end_to_end(cli, tmp_path):
 @pytest.mark.slow
 def test_local_and_ray_backends_agree_on_the_continuous_study(tmp_path):
     pytest.importorskip("ray")
-    from altmarl.continuous.study import ContinuousStudy, run_study
+    from altmarl.experiments.continuous_study import ContinuousStudy, run_study
     from altmarl.experiments.sweep import read_results
 
     study = ContinuousStudy(

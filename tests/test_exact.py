@@ -9,14 +9,13 @@ import pytest
 
 from altmarl.counts import CountSpace
 from altmarl.exact import (
-    dirichlet_multinomial_pmf,
     evaluate_exact,
     exact_value,
-    hypergeometric_matrix,
     local_count_kernel,
     optimal_global_control,
     population_model,
 )
+from altmarl.laws import dirichlet_multinomial_pmf, hypergeometric_matrix
 from altmarl.policies import GlobalPolicy, LocalPolicy
 from altmarl.scenarios import random_game
 

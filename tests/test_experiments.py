@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from altmarl.cli.reproduce import k_values
+from altmarl.cli._sweep import k_values
 from altmarl.errors import AltmarlError
 from altmarl.experiments.sweep import Job, read_results, run_sweep
 from altmarl.experiments.warehouse import FIELDNAMES, WarehouseStudy, warehouse_job

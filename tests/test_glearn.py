@@ -14,8 +14,6 @@ from altmarl.errors import AltmarlError, MemoryBudgetError
 from altmarl.exact import exact_value, optimal_global_value
 from altmarl.glearn import (
     GLearnOracle,
-    GlobalOracle,
-    _Sweeper,
     empirical_adapted_bellman,
     exact_adapted_bellman,
     glearn,
@@ -23,8 +21,11 @@ from altmarl.glearn import (
     surrogate_reward,
     value_iteration,
 )
-from altmarl.glearn_offpolicy import epsilon_greedy_behaviour, glearn_offpolicy
-from altmarl.policies import GlobalPolicy, LocalPolicy, load_policy_dir
+from altmarl.glearn.offpolicy import epsilon_greedy_behaviour, glearn_offpolicy
+from altmarl.glearn.value_iteration import _Sweeper
+from altmarl.oracles import GlobalOracle
+from altmarl.policies import GlobalPolicy, LocalPolicy
+from altmarl.policy_dir import load_policy_dir
 from altmarl.rewards import BernoulliRewards, UniformRewardNoise
 from altmarl.scenarios import random_game
 from altmarl.theory import bellman_noise_bound, best_response_gap, q_table_size

@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pytest
 
-from altmarl.chained import k_chained_mdp
 from altmarl.cli import main
 from altmarl.counts import CountSpace
 from altmarl.errors import AltmarlError
@@ -20,8 +19,10 @@ from altmarl.llearn import (
     best_response,
     mean_field_flow,
 )
-from altmarl.mdp import evaluate_restricted
-from altmarl.policies import GlobalPolicy, LocalPolicy, load_policy_dir, save_policy_dir
+from altmarl.llearn.chained import k_chained_mdp
+from altmarl.llearn.mdp import evaluate_restricted
+from altmarl.policies import GlobalPolicy, LocalPolicy
+from altmarl.policy_dir import load_policy_dir, save_policy_dir
 from altmarl.scenarios import random_game, warehouse
 
 K, T = 2, 6
@@ -49,8 +50,8 @@ def test_three_oracles_agree_and_are_ordered(seed):
         name: best_response(game, pi_g, K, oracle=name, T=T, seed=seed, local_policy=start)
         for name in ("planning", "ucfh", "mean-field")
     }
-    exact = {name: shared_value(game, pi_g, pol) for name, (pol, _) in results.items()}
-    plan, ucb = results["planning"][1], results["ucfh"][1]
+    exact = {name: shared_value(game, pi_g, r.policy) for name, r in results.items()}
+    plan, ucb = results["planning"].info, results["ucfh"].info
     # the chain oracles' own values are exact k-agent values of the returned policy
     assert plan.value == pytest.approx(exact["planning"], rel=1e-12)
     assert ucb.value == pytest.approx(exact["ucfh"], rel=1e-12)
@@ -81,22 +82,25 @@ def test_three_oracles_agree_and_are_ordered(seed):
 def test_chain_variants_give_consistent_values():
     """Algorithm 28's chain and Algorithm 17's state rewards are alternative routes."""
     game, pi_g = tiny_setup(3)
-    pol, info = best_response(game, pi_g, K, oracle="planning", T=T, chain="mean-field")
+    res = best_response(game, pi_g, K, oracle="planning", T=T, chain="mean-field")
+    pol, info = res.policy, res.info
     assert np.allclose(pol.probs, np.eye(2)[pol.probs.argmax(axis=2)])
     # a deterministic shared policy has the same value on both chains
     assert info.value == pytest.approx(shared_value(game, pi_g, pol), rel=1e-10)
-    plan = best_response(game, pi_g, K, oracle="planning", T=T)[1]
+    plan = best_response(game, pi_g, K, oracle="planning", T=T).info
     assert info.value <= plan.chained_value + 1e-12
-    pol17, info17 = best_response(
+    res17 = best_response(
         game, pi_g, K, oracle="ucfh", T=3, state_rewards=True, max_episodes=3000, seed=1
     )
+    pol17, info17 = res17.policy, res17.info
     assert info17.value == pytest.approx(shared_value(game, pi_g, pol17, horizon=3), rel=1e-12)
     assert info17.samples == info17.episodes * 2 * 3 * (K + 1)  # Algorithm 17 doubles H
 
 
 def test_planning_is_a_local_optimum_of_the_shared_class():
     game, pi_g = tiny_setup(1)
-    pol, info = best_response(game, pi_g, K, oracle="planning", T=T)
+    res = best_response(game, pi_g, K, oracle="planning", T=T)
+    pol, info = res.policy, res.info
     acts = pol.probs.argmax(axis=2)
     assert np.allclose(pol.probs, np.eye(2)[acts])
     for s_l in range(2):
@@ -132,9 +136,8 @@ def test_mean_field_oracle_is_exact_for_a_constant_global_policy():
         game = random_game(seed)
         pi_g = GlobalPolicy.constant(1, num_global_states=2, num_actions=2, k=K, num_local_states=2)
         start = LocalPolicy(np.random.default_rng(seed).dirichlet(np.ones(2), size=(2, 2)))
-        pol, info = best_response(
-            game, pi_g, K, oracle="mean-field", T=T, seed=seed, local_policy=start
-        )
+        res = best_response(game, pi_g, K, oracle="mean-field", T=T, seed=seed, local_policy=start)
+        pol, info = res.policy, res.info
         assert info.value == pytest.approx(shared_value(game, pi_g, pol), rel=1e-12, abs=0)
         assert info.start_value == pytest.approx(shared_value(game, pi_g, start), rel=1e-12)
         best = max(
@@ -182,8 +185,10 @@ def test_mean_field_oracle_on_the_warehouse_at_k50():
     k = 50
     mode = CountSpace(k, 5).all().argmax(axis=1)
     pi_g = GlobalPolicy(np.tile(mode, (5, 1)), k, 5, 5)
-    pol, info = best_response(game, pi_g, k, oracle="mean-field", seed=3)
-    again, info2 = best_response(game, pi_g, k, oracle="mean-field", seed=3)
+    res = best_response(game, pi_g, k, oracle="mean-field", seed=3)
+    pol, info = res.policy, res.info
+    res2 = best_response(game, pi_g, k, oracle="mean-field", seed=3)
+    again, info2 = res2.policy, res2.info
     assert np.array_equal(pol.probs, again.probs) and info.value == info2.value
     assert info.value > info.start_value  # better than uniform robots in its own estimate
     assert info.truncation_error <= 0.05 * game.value_bound
@@ -221,7 +226,8 @@ def test_mean_field_estimate_matches_online_execution_where_it_is_exact():
     )  # fmt: skip
     k, a = 50, 2
     pi_g = GlobalPolicy.constant(a, num_global_states=5, num_actions=5, k=k, num_local_states=5)
-    pol, info = best_response(game, pi_g, k, oracle="mean-field", seed=3)
+    res = best_response(game, pi_g, k, oracle="mean-field", seed=3)
+    pol, info = res.policy, res.info
     assert info.value > info.start_value and "sampled" in info.extra["subsample_law"]
 
     def exact_value(pi_l):

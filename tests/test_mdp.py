@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 from altmarl.errors import AltmarlError
-from altmarl.mdp import (
+from altmarl.llearn.mdp import (
     EpisodicMDP,
     backward_induction,
     evaluate_policy,

@@ -9,7 +9,8 @@ import pytest
 
 from altmarl.counts import CountSpace
 from altmarl.errors import PolicyError
-from altmarl.policies import GlobalPolicy, LocalPolicy, load_policy_dir, save_policy_dir
+from altmarl.policies import GlobalPolicy, LocalPolicy
+from altmarl.policy_dir import load_policy_dir, save_policy_dir
 from altmarl.scenarios import warehouse
 
 

@@ -11,8 +11,9 @@ from scipy import stats
 
 from altmarl.counts import CountSpace
 from altmarl.errors import AltmarlError
-from altmarl.exact import exact_value, hypergeometric_matrix
+from altmarl.exact import exact_value
 from altmarl.game import TabularGame
+from altmarl.laws import hypergeometric_matrix
 from altmarl.policies import GlobalPolicy, LocalPolicy, UniformGlobalPolicy
 from altmarl.scenarios import random_game, warehouse
 from altmarl.simulate import evaluate, subsample_counts, subsample_indices

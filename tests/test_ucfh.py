@@ -10,8 +10,8 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from altmarl.errors import AltmarlError
-from altmarl.mdp import EpisodicMDP, backward_induction, evaluate_policy
-from altmarl.ucfh import (
+from altmarl.llearn.mdp import EpisodicMDP, backward_induction, evaluate_policy
+from altmarl.llearn.ucfh import (
     ModelSimulator,
     confidence_delta1,
     confidence_intervals,

@@ -75,7 +75,7 @@ def dispatcher_baselines(
             rollouts=rollouts,
             horizon=horizon,
             seed=rng,
-            simulator=simulator,  # type: ignore[arg-type]
+            simulator=simulator,
         ).mean
 
     uniform = run(UniformGlobalPolicy(game.num_ag))

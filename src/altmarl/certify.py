@@ -32,16 +32,18 @@ import scipy.sparse.linalg as spla
 from altmarl.counts import CountSpace
 from altmarl.errors import AltmarlError
 from altmarl.exact import (
-    convolve_counts,
     evaluate_exact,
     global_action_table,
-    hypergeometric_matrix,
-    initial_count_distribution,
-    multinomial_pmf,
     optimal_global_control,
     population_model,
 )
 from altmarl.game import TabularGame
+from altmarl.laws import (
+    convolve_counts,
+    hypergeometric_matrix,
+    initial_count_distribution,
+    multinomial_pmf,
+)
 from altmarl.policies import GlobalActor, GlobalPolicy, LocalPolicy, check_pair_fits_game
 
 #: Restricted classes with at most this many deterministic policies are enumerated.
@@ -93,21 +95,58 @@ def local_split_control(
     space = CountSpace(n, L)
     counts = space.all()
     C = space.size
-    act = global_action_table(global_policy, S_g, game.num_ag, k, L)
+    act = global_action_table(global_policy, S_g, k, L)
     probs = np.einsum("Nc,gca->gNa", hypergeometric_matrix(n, k, L), act)  # [g, N, a_g]
     rg = np.einsum("gNa,ga->gN", probs, game.r_g)
     global_next = np.einsum("gNa,gah->gNh", probs, game.P_g)
     splits = [CountSpace(m, A).all() for m in range(n + 1)]
+    _check_split_pairs(S_g, counts, splits, n)
+    rewards, kernels = _split_tables(game, rg, counts, splits, n)
+
+    gamma = game.gamma
+    choice = np.zeros((S_g, C), dtype=np.int64)
+    initial = game.rho_g[:, None] * initial_count_distribution(game, n)[None, :]
+    for _ in range(500):
+        V = _split_choice_values(rewards, kernels, global_next, choice, gamma)
+        choice, changed = _improve_split_choice(
+            rewards, kernels, global_next, V, choice, gamma, tol
+        )
+        if not changed:
+            break
+    return float((initial * V).sum()), V
+
+
+def _check_split_pairs(S_g: int, counts: np.ndarray, splits: list[np.ndarray], n: int) -> None:
+    """Refuse a centralised local controller with over ``MAX_SPLIT_ACTIONS`` (state, split) pairs.
+
+    counts: [|C_n|, S_l]; splits[m]: [|C_m(A_l)|, A_l], the splits of ``m`` agents.
+    """
     n_pairs = S_g * sum(int(np.prod([len(splits[c]) for c in N])) for N in counts)
     if n_pairs > MAX_SPLIT_ACTIONS:
         raise AltmarlError(
             f"the centralised local controller has {n_pairs} (state, split) pairs for n={n}, "
             f"over {MAX_SPLIT_ACTIONS}; certify a smaller n"
         )
-    # per (g, N): rewards [num_splits] and next-count laws [num_splits, C]
+
+
+def _split_tables(
+    game: TabularGame,
+    rg: np.ndarray,
+    counts: np.ndarray,
+    splits: list[np.ndarray],
+    n: int,
+) -> tuple[list[list[np.ndarray]], list[list[np.ndarray]]]:
+    """Reward and next-count law of every split ``M`` in every state ``(s_g, N)``.
+
+    rg: [S_g, |C_n|] expected global reward under ``pi_g``; counts: [|C_n|, S_l];
+    splits[m]: [|C_m(A_l)|, A_l]. Returns ``rewards[g][i]: [num_splits]`` and
+    ``kernels[g][i]: [num_splits, |C_n|]``, splits in ``itertools.product`` order over bins.
+    """
+    S_g, L, A = game.num_sg, game.num_sl, game.num_al
     rewards: list[list[np.ndarray]] = []
     kernels: list[list[np.ndarray]] = []
     for g in range(S_g):
+        # tabulated once per s_g: every split of every state (s_g, N) reuses these laws
         pmf = [
             [
                 [multinomial_pmf(CountSpace(m, L), game.P_l[j, g, a]) for m in range(n + 1)]
@@ -130,42 +169,70 @@ def local_split_control(
             k_row.append(np.array(ks))
         rewards.append(r_row)
         kernels.append(k_row)
+    return rewards, kernels
 
-    gamma = game.gamma
-    choice = np.zeros((S_g, C), dtype=np.int64)
-    initial = game.rho_g[:, None] * initial_count_distribution(game, n)[None, :]
-    for _ in range(500):
-        # evaluate the current split policy exactly
-        rows, cols, vals = [], [], []
-        r_vec = np.empty(S_g * C)
-        for g in range(S_g):
-            for i in range(C):
-                kern = kernels[g][i][choice[g, i]]
-                r_vec[g * C + i] = rewards[g][i][choice[g, i]]
-                nz = np.nonzero(kern)[0]
-                for h in range(S_g):
-                    w = global_next[g, i, h]
-                    if w > 0:
-                        rows.append(np.full(nz.size, g * C + i))
-                        cols.append(h * C + nz)
-                        vals.append(w * kern[nz])
-        P = sp.csr_matrix(
-            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-            shape=(S_g * C, S_g * C),
-        )
-        V = spla.spsolve(sp.identity(S_g * C, format="csc") - gamma * P.tocsc(), r_vec)
-        V = V.reshape(S_g, C)
-        changed = False
-        for g in range(S_g):
-            for i in range(C):
-                q = rewards[g][i] + gamma * kernels[g][i] @ (V.T @ global_next[g, i])
-                best = int(q.argmax())
-                if q[best] > q[choice[g, i]] + tol * max(1.0, abs(q[best])):
-                    choice[g, i] = best
-                    changed = True
-        if not changed:
-            break
-    return float((initial * V).sum()), V
+
+def _split_choice_values(
+    rewards: list[list[np.ndarray]],
+    kernels: list[list[np.ndarray]],
+    global_next: np.ndarray,
+    choice: np.ndarray,
+    gamma: float,
+) -> np.ndarray:
+    """Exact values ``[S_g, |C_n|]`` of the split policy ``choice`` (policy evaluation).
+
+    global_next: [S_g, |C_n|, S_g] law of the next global state; choice: int [S_g, |C_n|]
+    index of the split used in each state. Solves ``(I - gamma P) V = r`` on the sparse
+    chain over ``(s_g, N)``, flattened as ``s_g * |C_n| + rank(N)``.
+    """
+    S_g, C = choice.shape
+    rows, cols, vals = [], [], []
+    r_vec = np.empty(S_g * C)
+    for g in range(S_g):
+        for i in range(C):
+            kern = kernels[g][i][choice[g, i]]
+            r_vec[g * C + i] = rewards[g][i][choice[g, i]]
+            nz = np.nonzero(kern)[0]
+            for h in range(S_g):
+                w = global_next[g, i, h]
+                if w > 0:
+                    rows.append(np.full(nz.size, g * C + i))
+                    cols.append(h * C + nz)
+                    vals.append(w * kern[nz])
+    P = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(S_g * C, S_g * C),
+    )
+    V = spla.spsolve(sp.identity(S_g * C, format="csc") - gamma * P.tocsc(), r_vec)
+    return V.reshape(S_g, C)
+
+
+def _improve_split_choice(
+    rewards: list[list[np.ndarray]],
+    kernels: list[list[np.ndarray]],
+    global_next: np.ndarray,
+    V: np.ndarray,
+    choice: np.ndarray,
+    gamma: float,
+    tol: float,
+) -> tuple[np.ndarray, bool]:
+    """Greedy improvement of ``choice`` against ``V`` (policy iteration's improvement step).
+
+    V: [S_g, |C_n|]; choice: int [S_g, |C_n|]. A state switches split only when the gain
+    exceeds ``tol`` relative to the best Q, so floating-point ties cannot cycle. Returns
+    the new choice (a copy) and whether it changed.
+    """
+    S_g, C = choice.shape
+    choice = choice.copy()
+    changed = False
+    for g in range(S_g):
+        for i in range(C):
+            q = rewards[g][i] + gamma * kernels[g][i] @ (V.T @ global_next[g, i])
+            best = int(q.argmax())
+            if q[best] > q[choice[g, i]] + tol * max(1.0, abs(q[best])):
+                choice[g, i] = best
+                changed = True
+    return choice, changed
 
 
 def certify(

@@ -12,36 +12,49 @@ unranking are vectorised over any leading axes and need only a
 from __future__ import annotations
 
 import math
-import os
 
+import numba
 import numpy as np
 from numpy.typing import ArrayLike
 
 from altmarl.errors import AltmarlError, MemoryBudgetError
-
-_GIB = 1024**3
-
-
-def default_memory_budget() -> int:
-    """Bytes a single table may take: ``$ALTMARL_MEMORY_BUDGET_GB`` GiB, default 8 GiB."""
-    raw = os.environ.get("ALTMARL_MEMORY_BUDGET_GB")
-    if raw is None:
-        return 8 * _GIB
-    try:
-        return int(float(raw) * _GIB)
-    except ValueError:
-        raise AltmarlError(f"ALTMARL_MEMORY_BUDGET_GB={raw!r} is not a number of GiB") from None
+from altmarl.memory import check_memory
 
 
-def check_memory(nbytes: int, what: str, budget: int | None = None, hint: str = "") -> None:
-    """Refuse (``MemoryBudgetError``) when a table of ``nbytes`` would exceed ``budget``."""
-    budget = default_memory_budget() if budget is None else budget
-    if nbytes > budget:
-        raise MemoryBudgetError(
-            f"{what} would need {nbytes / _GIB:.3g} GiB, over the memory budget of "
-            f"{budget / _GIB:.3g} GiB{'; ' + hint if hint else ''} "
-            "(raise the budget with ALTMARL_MEMORY_BUDGET_GB)"
-        )
+def check_k(k: int, name: str = "k") -> int:
+    """``k`` as an int, refusing anything but an integer >= 1 (the number of sampled agents)."""
+    if isinstance(k, bool) or int(k) != k or k < 1:
+        raise AltmarlError(f"{name} = {k} must be an integer >= 1 (the number of sampled agents)")
+    return int(k)
+
+
+def binom_table(k: int, num_states: int) -> np.ndarray:
+    """``table[x, j] = C(x, j)`` for ``x < k + L``, ``j < L`` (int64, capped at ``2**62``).
+
+    The only table the combinatorial number system needs: every entry that ranking or
+    unranking a count vector of ``C_k`` reads is at most ``|C_k| < 2**62``, so the cap
+    never changes a rank.
+    """
+    L = int(num_states)
+    top = int(k) + L
+    table = np.zeros((top, max(L, 1)), dtype=np.int64)
+    for x in range(top):
+        for j in range(L):
+            c = math.comb(x, j)
+            table[x, j] = c if c < 2**62 else 2**62
+    return table
+
+
+@numba.njit(cache=True)
+def rank_count(c: np.ndarray, binom: np.ndarray) -> np.int64:  # pragma: no cover - jitted
+    """Rank of one count vector ``c [L]`` in the combinatorial number system of
+    :meth:`CountSpace.rank` (``binom`` from :func:`binom_table`), for jitted kernels."""
+    r = np.int64(0)
+    bar = np.int64(-1)
+    for j in range(c.shape[0] - 1):
+        bar += c[j] + 1
+        r += binom[bar, j + 1]
+    return r
 
 
 class CountSpace:
@@ -67,21 +80,20 @@ class CountSpace:
                 "rank; lower k or the number of local states"
             )
         self.size = size
-        # binom[x, j] = C(x, j) for x in [0, k+L-1], j in [0, L-1]; every entry used by
-        # rank/unrank is <= size, so int64 is safe.
-        top = self.k + L
-        table = np.zeros((top, max(L, 1)), dtype=np.int64)
-        for x in range(top):
-            for j in range(L):
-                c = math.comb(x, j)
-                table[x, j] = c if c < 2**62 else 2**62
-        self._binom = table
+        self._binom = binom_table(self.k, L)
 
     def __repr__(self) -> str:
         return f"CountSpace(k={self.k}, num_states={self.num_states}, size={self.size})"
 
     def __len__(self) -> int:
         return self.size
+
+    @property
+    def binom(self) -> np.ndarray:
+        """The ``[k + L, L]`` binomial table the ranks are computed with (read-only)."""
+        view = self._binom.view()
+        view.setflags(write=False)
+        return view
 
     def rank(self, counts: ArrayLike) -> np.ndarray:
         """Ranks of count vectors ``counts[..., L]`` (each summing to ``k``) -> ``[...]`` int64."""
@@ -90,7 +102,7 @@ class CountSpace:
         if L == 1:
             return np.zeros(c.shape[:-1], dtype=np.int64)
         bars = np.cumsum(c[..., : L - 1], axis=-1) + np.arange(L - 1)
-        return self._binom[bars, np.arange(1, L)].sum(axis=-1)
+        return np.asarray(self._binom[bars, np.arange(1, L)].sum(axis=-1), dtype=np.int64)
 
     def unrank(self, ranks: ArrayLike) -> np.ndarray:
         """Count vectors ``[..., L]`` of the given ranks (inverse of :meth:`rank`)."""
@@ -156,7 +168,7 @@ class TupleSpace:
                 f"|S_l|^k = {self.num_states}^{self.k} tuples do not fit a 64-bit index; use the "
                 "mean-field parameterization"
             )
-        self.size = size
+        self.size: int = size
         self._weights = self.num_states ** np.arange(self.k - 1, -1, -1, dtype=np.int64)
 
     def __len__(self) -> int:
@@ -178,7 +190,7 @@ class TupleSpace:
     def counts(self, index: ArrayLike) -> np.ndarray:
         """Count vectors ``[..., L]`` of the tuples with the given indices."""
         t = self.tuples(index)
-        return (t[..., None] == np.arange(self.num_states)).sum(axis=-2)
+        return np.asarray((t[..., None] == np.arange(self.num_states)).sum(axis=-2))
 
 
 def random_tuples(counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:

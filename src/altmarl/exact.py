@@ -15,133 +15,37 @@ so this module is for tests and certificates on tiny systems.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-from scipy.special import gammaln
 
-from altmarl.counts import CountSpace, check_memory
+from altmarl.counts import CountSpace
 from altmarl.errors import AltmarlError
 from altmarl.game import TabularGame
-from altmarl.policies import GlobalActor, GlobalPolicy, LocalPolicy, UniformGlobalPolicy
+from altmarl.laws import (
+    convolve_counts,
+    hypergeometric_matrix,
+    initial_count_distribution,
+    multinomial_pmf,
+)
+from altmarl.policies import GlobalActor, LocalPolicy
 
 #: Largest number of chain states (``|S_g| |C_n|``) enumerated by default.
 MAX_CHAIN_STATES = 200_000
 
 
-def _log_multinomial_coef(counts: np.ndarray) -> np.ndarray:
-    """``log(m! / prod_j c_j!)`` for count vectors ``[..., L]``."""
-    m = counts.sum(axis=-1)
-    return gammaln(m + 1.0) - gammaln(counts + 1.0).sum(axis=-1)
-
-
-def multinomial_pmf(space: CountSpace, probs: np.ndarray) -> np.ndarray:
-    """``P(c)`` of ``c ~ Multinomial(space.k, probs)`` for every ``c`` in rank order.
-
-    probs: ``[..., L]`` -> ``[..., |C|]``.
-    """
-    c = space.all()  # [C, L]
-    probs = np.asarray(probs, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        logp = np.log(probs)
-    # 0 * log 0 = 0: a zero-probability state contributes only when its count is 0.
-    terms = np.where(c == 0, 0.0, c * logp[..., None, :])
-    return np.exp(_log_multinomial_coef(c) + terms.sum(axis=-1))
-
-
-def dirichlet_multinomial_pmf(space: CountSpace, alpha: np.ndarray) -> np.ndarray:
-    """``P(c)`` of counts of ``space.k`` agents drawn i.i.d. from ``rho ~ Dirichlet(alpha)``."""
-    c = space.all().astype(np.float64)
-    a0 = alpha.sum()
-    m = float(space.k)
-    log = (
-        _log_multinomial_coef(c)
-        + gammaln(a0)
-        - gammaln(m + a0)
-        + (gammaln(c + alpha) - gammaln(alpha)).sum(axis=-1)
-    )
-    return np.exp(log)
-
-
-def initial_count_distribution(game: TabularGame, n: int) -> np.ndarray:
-    """Distribution of the initial counts ``N(0)`` over ``C_n`` (rank order)."""
-    space = CountSpace(n, game.num_sl)
-    if game.dirichlet_alpha is not None:
-        return dirichlet_multinomial_pmf(space, game.dirichlet_alpha)
-    return multinomial_pmf(space, game.rho_l)
-
-
-def hypergeometric_matrix(n: int, k: int, num_states: int) -> np.ndarray:
-    """``H[N, c] = prod_j binom(N_j, c_j) / binom(n, k)``: subsample law, ``[|C_n|, |C_k|]``."""
-    big, small = CountSpace(n, num_states), CountSpace(k, num_states)
-    check_memory(
-        big.size * small.size * 8, f"the hypergeometric table |C_n| x |C_k| (n={n}, k={k})"
-    )
-    N = big.all().astype(np.float64)[:, None, :]
-    c = small.all().astype(np.float64)[None, :, :]
-    ok = (c <= N).all(axis=-1)
-    with np.errstate(invalid="ignore"):
-        logb = gammaln(N + 1) - gammaln(c + 1) - gammaln(np.maximum(N - c, 0) + 1)
-    log_total = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
-    return np.where(ok, np.exp(logb.sum(axis=-1) - log_total), 0.0)
-
-
 def global_action_table(
-    global_policy: GlobalActor, num_global_states: int, num_actions: int, k: int, num_states: int
+    global_policy: GlobalActor, num_global_states: int, k: int, num_states: int
 ) -> np.ndarray:
-    """``pi_g(a | s_g, c)`` as ``[S_g, |C_k|, A_g]`` for any supported global policy.
-
-    A standard-parameterization policy reads a uniformly random ordering of the subsample,
-    so its action law at ``c`` averages its table over the tuples with counts ``c``.
-    """
-    space = CountSpace(k, num_states)
-    out = np.zeros((num_global_states, space.size, num_actions))
-    if isinstance(global_policy, UniformGlobalPolicy):
-        out[:] = 1.0 / num_actions
-    elif isinstance(global_policy, GlobalPolicy) and global_policy.parameterization == "mean-field":
-        g, c = np.indices(global_policy.table.shape)
-        out[g, c, global_policy.table] = 1.0
-    elif isinstance(global_policy, GlobalPolicy):
-        tuples = global_policy.space
-        tcounts = tuples.counts(np.arange(tuples.size))  # type: ignore[union-attr]
-        ranks = space.rank(tcounts)
-        weight = np.exp(-_log_multinomial_coef(tcounts))  # 1 / #orderings of the multiset
-        for g in range(num_global_states):
-            np.add.at(out[g], (ranks, global_policy.table[g]), weight)
-    else:
+    """``pi_g(a | s_g, c)`` as ``[S_g, |C_k|, A_g]``: the policy's action law over every
+    count vector of ``C_k`` in rank order (:meth:`~altmarl.policies.GlobalPolicy.action_law`)."""
+    if not hasattr(global_policy, "action_law"):
         raise AltmarlError(
-            "exact evaluation needs a GlobalPolicy or UniformGlobalPolicy, "
-            f"got {type(global_policy).__name__}"
+            "exact evaluation needs a global policy with an action law (GlobalPolicy or "
+            f"UniformGlobalPolicy), got {type(global_policy).__name__}"
         )
-    return out
-
-
-@lru_cache(maxsize=256)
-def _sum_ranks(a: int, b: int, num_states: int) -> np.ndarray:
-    """``rank_{a+b}(x + y)`` for every ``x in C_a`` and ``y in C_b``: ``[|C_a|, |C_b|]``."""
-    x = CountSpace(a, num_states).all()
-    y = CountSpace(b, num_states).all()
-    return CountSpace(a + b, num_states).rank(x[:, None, :] + y[None, :, :])
-
-
-def convolve_counts(groups: list[tuple[int, np.ndarray]], num_states: int) -> np.ndarray:
-    """Law over ``C_total`` of a sum of independent count vectors.
-
-    groups: ``(m, pmf over C_m)`` pairs; returns the pmf over ``C_{sum m}`` (rank order).
-    """
-    dist, total = np.ones(1), 0
-    for m, pmf in groups:
-        if m == 0:
-            continue
-        joint = dist[:, None] * pmf[None, :]
-        ranks = _sum_ranks(total, m, num_states)
-        total += m
-        dist = np.bincount(
-            ranks.ravel(), weights=joint.ravel(), minlength=CountSpace(total, num_states).size
-        )
-    return dist
+    return global_policy.action_law(CountSpace(k, num_states).all(), num_global_states)
 
 
 def local_count_kernel(P_bar: np.ndarray, n: int) -> sp.csr_matrix:
@@ -245,7 +149,7 @@ def evaluate_exact(
     if not 0 <= k <= n:
         raise AltmarlError(f"k = {k} must satisfy 0 <= k <= n = {n}")
     model = model or population_model(game, local_policy, n)
-    act = global_action_table(global_policy, game.num_sg, game.num_ag, k, game.num_sl)
+    act = global_action_table(global_policy, game.num_sg, k, game.num_sl)
     probs = np.einsum("Nc,gca->gNa", hypergeometric_matrix(n, k, game.num_sl), act)
     reward = np.einsum("gNa,ga->gN", probs, game.r_g) + model.local_reward
     global_next = np.einsum("gNa,gah->gNh", probs, game.P_g)

@@ -88,6 +88,88 @@ def _readonly(arr: np.ndarray) -> np.ndarray:
     return arr
 
 
+def _check_shapes(
+    P_g: np.ndarray, P_l: np.ndarray, r_g: np.ndarray, r_l: np.ndarray
+) -> tuple[int, int, int, int]:
+    """The sizes ``(S_g, A_g, S_l, A_l)``, once the four arrays agree on them (SPEC §1)."""
+    S_g, A_g, S_g2 = P_g.shape
+    if S_g2 != S_g:
+        raise GameValidationError(
+            f"P_g must have shape [S_g, A_g, S_g]; got {P_g.shape} (first and last differ)"
+        )
+    S_l, S_g3, A_l, S_l2 = P_l.shape
+    if S_l2 != S_l or S_g3 != S_g:
+        raise GameValidationError(
+            f"P_l must have shape [S_l, S_g, A_l, S_l] = [S_l, {S_g}, A_l, S_l]; got {P_l.shape}"
+        )
+    if min(S_g, A_g, S_l, A_l) < 1:
+        raise GameValidationError("every state and action set must be non-empty")
+    if r_g.shape != (S_g, A_g):
+        raise GameValidationError(f"r_g must have shape [S_g, A_g] = {(S_g, A_g)}, got {r_g.shape}")
+    if r_l.shape != (S_l, S_g, A_l):
+        raise GameValidationError(
+            f"r_l must have shape [S_l, S_g, A_l] = {(S_l, S_g, A_l)}, got {r_l.shape}"
+        )
+    return S_g, A_g, S_l, A_l
+
+
+def _check_gamma(gamma: Any) -> float:
+    """The discount as a float in the open interval (0, 1)."""
+    try:
+        gamma = float(gamma)
+    except (TypeError, ValueError):
+        raise GameValidationError(f"gamma must be a number, got {gamma!r}") from None
+    if not (0.0 < gamma < 1.0):
+        raise GameValidationError(f"gamma = {gamma} must lie in the open interval (0, 1)")
+    return float(gamma)
+
+
+def _initial_global_law(rho_g: ArrayLike | None, S_g: int) -> np.ndarray:
+    """``rho_g: [S_g]``, validated, or uniform when omitted."""
+    if rho_g is None:
+        return np.full(S_g, 1.0 / S_g)
+    rho_g_arr = _as_float_array("rho_g", rho_g, 1)
+    if rho_g_arr.shape != (S_g,):
+        raise GameValidationError(f"rho_g must have shape [S_g] = ({S_g},), got {rho_g_arr.shape}")
+    _check_distribution_rows("rho_g", rho_g_arr)
+    return rho_g_arr
+
+
+def _initial_local_laws(
+    rho_l: ArrayLike | None, dirichlet_alpha: ArrayLike | float | None, S_l: int
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The local initializer as ``(rho_l [S_l] or None, dirichlet_alpha [S_l] or None)``.
+
+    Exactly one is set (SPEC §7 G.1): a fixed ``rho_l``, uniform when neither is given,
+    or a Dirichlet concentration (a scalar is broadcast to every local state).
+    """
+    if rho_l is not None and dirichlet_alpha is not None:
+        raise GameValidationError(
+            "give at most one local initializer: rho_l (fixed) or dirichlet_alpha (random)"
+        )
+    if dirichlet_alpha is not None:
+        alpha_arr = _as_float_array("dirichlet_alpha", np.atleast_1d(dirichlet_alpha), 1)
+        if alpha_arr.size == 1:
+            alpha_arr = np.full(S_l, alpha_arr[0])
+        if alpha_arr.shape != (S_l,):
+            raise GameValidationError(
+                f"dirichlet_alpha must be a scalar or have shape [S_l] = ({S_l},), "
+                f"got shape {alpha_arr.shape}"
+            )
+        if (alpha_arr <= 0).any():
+            raise GameValidationError("dirichlet_alpha entries must be > 0")
+        return None, alpha_arr
+    if rho_l is not None:
+        rho_l_arr = _as_float_array("rho_l", rho_l, 1)
+        if rho_l_arr.shape != (S_l,):
+            raise GameValidationError(
+                f"rho_l must have shape [S_l] = ({S_l},), got {rho_l_arr.shape}"
+            )
+        _check_distribution_rows("rho_l", rho_l_arr)
+        return rho_l_arr, None
+    return np.full(S_l, 1.0 / S_l), None
+
+
 @dataclass(frozen=True, eq=False)
 class TabularGame:
     """A validated tabular game (SPEC §1, Assumptions 2.1 and 2.2).
@@ -139,72 +221,14 @@ class TabularGame:
         P_l = _as_float_array("P_l", P_l, 4)
         r_g = _as_float_array("r_g", r_g, 2)
         r_l = _as_float_array("r_l", r_l, 3)
-        S_g, A_g, S_g2 = P_g.shape
-        if S_g2 != S_g:
-            raise GameValidationError(
-                f"P_g must have shape [S_g, A_g, S_g]; got {P_g.shape} (first and last differ)"
-            )
-        S_l, S_g3, A_l, S_l2 = P_l.shape
-        if S_l2 != S_l or S_g3 != S_g:
-            raise GameValidationError(
-                f"P_l must have shape [S_l, S_g, A_l, S_l] = [S_l, {S_g}, A_l, S_l]; "
-                f"got {P_l.shape}"
-            )
-        if min(S_g, A_g, S_l, A_l) < 1:
-            raise GameValidationError("every state and action set must be non-empty")
-        if r_g.shape != (S_g, A_g):
-            raise GameValidationError(
-                f"r_g must have shape [S_g, A_g] = {(S_g, A_g)}, got {r_g.shape}"
-            )
-        if r_l.shape != (S_l, S_g, A_l):
-            raise GameValidationError(
-                f"r_l must have shape [S_l, S_g, A_l] = {(S_l, S_g, A_l)}, got {r_l.shape}"
-            )
+        S_g, _, S_l, _ = _check_shapes(P_g, P_l, r_g, r_l)
         _check_distribution_rows("P_g", P_g)
         _check_distribution_rows("P_l", P_l)
         _check_reward("r_g", r_g)
         _check_reward("r_l", r_l)
-        try:
-            gamma = float(gamma)
-        except (TypeError, ValueError):
-            raise GameValidationError(f"gamma must be a number, got {gamma!r}") from None
-        if not (0.0 < gamma < 1.0):
-            raise GameValidationError(f"gamma = {gamma} must lie in the open interval (0, 1)")
-        if rho_g is None:
-            rho_g_arr = np.full(S_g, 1.0 / S_g)
-        else:
-            rho_g_arr = _as_float_array("rho_g", rho_g, 1)
-            if rho_g_arr.shape != (S_g,):
-                raise GameValidationError(
-                    f"rho_g must have shape [S_g] = ({S_g},), got {rho_g_arr.shape}"
-                )
-            _check_distribution_rows("rho_g", rho_g_arr)
-        rho_l_arr = None
-        alpha_arr = None
-        if rho_l is not None and dirichlet_alpha is not None:
-            raise GameValidationError(
-                "give at most one local initializer: rho_l (fixed) or dirichlet_alpha (random)"
-            )
-        if dirichlet_alpha is not None:
-            alpha_arr = _as_float_array("dirichlet_alpha", np.atleast_1d(dirichlet_alpha), 1)
-            if alpha_arr.size == 1:
-                alpha_arr = np.full(S_l, alpha_arr[0])
-            if alpha_arr.shape != (S_l,):
-                raise GameValidationError(
-                    f"dirichlet_alpha must be a scalar or have shape [S_l] = ({S_l},), "
-                    f"got shape {alpha_arr.shape}"
-                )
-            if (alpha_arr <= 0).any():
-                raise GameValidationError("dirichlet_alpha entries must be > 0")
-        elif rho_l is not None:
-            rho_l_arr = _as_float_array("rho_l", rho_l, 1)
-            if rho_l_arr.shape != (S_l,):
-                raise GameValidationError(
-                    f"rho_l must have shape [S_l] = ({S_l},), got {rho_l_arr.shape}"
-                )
-            _check_distribution_rows("rho_l", rho_l_arr)
-        else:
-            rho_l_arr = np.full(S_l, 1.0 / S_l)
+        gamma = _check_gamma(gamma)
+        rho_g_arr = _initial_global_law(rho_g, S_g)
+        rho_l_arr, alpha_arr = _initial_local_laws(rho_l, dirichlet_alpha, S_l)
         arrays = {
             "P_g": P_g,
             "P_l": P_l,
@@ -214,8 +238,9 @@ class TabularGame:
             "rho_l": rho_l_arr,
             "dirichlet_alpha": alpha_arr,
         }
+        readonly = {k: (None if v is None else _readonly(v)) for k, v in arrays.items()}
         return cls(
-            **{k: (None if v is None else _readonly(v)) for k, v in arrays.items()},
+            **readonly,  # type: ignore[arg-type]  # the optional initializers may be None
             gamma=gamma,
             name=name,
             _fingerprint=_fingerprint(arrays, gamma),
@@ -311,28 +336,28 @@ class TabularGame:
             arrays["dirichlet_alpha"] = self.dirichlet_alpha
         elif self.rho_l is not None:
             arrays["rho_l"] = self.rho_l
-        np.savez(Path(path), **arrays)
+        np.savez(Path(path), **arrays)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ sizes
     @property
     def num_sg(self) -> int:
         """|S_g|, number of global states."""
-        return self.P_g.shape[0]
+        return int(self.P_g.shape[0])
 
     @property
     def num_ag(self) -> int:
         """|A_g|, number of global actions."""
-        return self.P_g.shape[1]
+        return int(self.P_g.shape[1])
 
     @property
     def num_sl(self) -> int:
         """|S_l|, number of local states."""
-        return self.P_l.shape[0]
+        return int(self.P_l.shape[0])
 
     @property
     def num_al(self) -> int:
         """|A_l|, number of local actions."""
-        return self.P_l.shape[2]
+        return int(self.P_l.shape[2])
 
     @property
     def rg_max(self) -> float:
@@ -374,6 +399,7 @@ class TabularGame:
         """Per-episode local initial distributions, ``[size, S_l]`` (fixed or Dirichlet)."""
         if self.dirichlet_alpha is not None:
             return rng.dirichlet(self.dirichlet_alpha, size=size)
+        assert self.rho_l is not None  # a game has one of the two initializers
         return np.broadcast_to(self.rho_l, (size, self.num_sl)).copy()
 
     def sample_global_states(self, rng: np.random.Generator, size: int) -> np.ndarray:

@@ -8,23 +8,21 @@
 * :class:`LocalPolicy`: ONE stochastic policy shared by all local agents,
   ``probs[s_l, s_g, a_l]``.
 
-A policy directory holds ``policy.npz`` (``global_table``, ``counts`` or ``tuples``,
-``local_table``) and ``meta.json`` (k, parameterization, game fingerprint, version).
+Policy directories (the files a pair is saved in) are :mod:`altmarl.policy_dir`.
 """
 
 from __future__ import annotations
 
-import json
-import warnings
+import functools
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from altmarl.counts import CountSpace, TupleSpace, random_tuples
 from altmarl.errors import PolicyError
+from altmarl.game import TabularGame
 
 Parameterization = Literal["mean-field", "standard"]
 PARAMETERIZATIONS: tuple[str, ...] = ("mean-field", "standard")
@@ -36,6 +34,10 @@ class GlobalActor(Protocol):
 
     def act(self, s_g: np.ndarray, sub_counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """``s_g: [R]``, ``sub_counts: [R, S_l]`` (each row sums to k) -> ``a_g: [R]``."""
+        ...
+
+    def action_law(self, counts: ArrayLike, num_global_states: int | None = None) -> np.ndarray:
+        """``[S_g, M, A_g]``: the law of ``a_g`` given ``s_g`` and ``counts [M, S_l]``."""
         ...
 
 
@@ -111,16 +113,52 @@ class GlobalPolicy:
 
     @property
     def num_global_states(self) -> int:
-        return self.table.shape[0]
+        return int(self.table.shape[0])
 
     def act(self, s_g: np.ndarray, sub_counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """``a_g = pi_g(s_g, counts)``; a standard policy reads a uniformly random ordering
         of the sampled states (agents are exchangeable, so this is online execution)."""
-        if self.parameterization == "mean-field":
-            col = self._space.rank(sub_counts)
+        space = self._space
+        if isinstance(space, CountSpace):
+            col = space.rank(sub_counts)
         else:
-            col = self._space.index(random_tuples(sub_counts, rng))
-        return self.table[np.asarray(s_g), col]
+            col = space.index(random_tuples(sub_counts, rng))
+        return np.asarray(self.table[np.asarray(s_g), col])
+
+    def action_law(self, counts: ArrayLike, num_global_states: int | None = None) -> np.ndarray:
+        """``q[s_g, m, a_g]``: the law of ``a_g`` given ``s_g`` and the sampled counts
+        ``counts[m]`` (``[M, S_l]``, each summing to ``k``) under online execution (SPEC §6).
+
+        One-hot for a mean-field policy; a standard policy reads a uniformly random ordering
+        of the sample, so its law at ``c`` is its table's action frequencies over the
+        orderings of ``c``. ``num_global_states``, if given, must be this policy's.
+        """
+        if num_global_states is not None and num_global_states != self.num_global_states:
+            raise PolicyError(
+                f"the global policy has {self.num_global_states} global states, "
+                f"not {num_global_states}"
+            )
+        c = np.asarray(counts, dtype=np.int64)
+        A = self.num_actions
+        space = self._space
+        if isinstance(space, CountSpace):
+            return np.asarray(np.eye(A)[self.table[:, space.rank(c)]])
+        ranks = CountSpace(self.k, self.num_local_states).rank(c)
+        return np.asarray(self._ordering_law[:, ranks, :])
+
+    @functools.cached_property
+    def _ordering_law(self) -> np.ndarray:
+        """``[S_g, |C_k|, A_g]`` action frequencies of a standard table over the orderings
+        of each count vector (computed once per policy)."""
+        ts = self._space
+        assert isinstance(ts, TupleSpace)
+        cs = CountSpace(self.k, self.num_local_states)
+        tuple_rank = cs.rank(ts.counts(np.arange(ts.size)))
+        freq = np.zeros((self.num_global_states, cs.size, self.num_actions))
+        for g in range(self.num_global_states):
+            np.add.at(freq[g], (tuple_rank, self.table[g]), 1.0)
+        freq /= freq.sum(axis=2, keepdims=True).clip(min=1.0)
+        return freq
 
     def to_mean_field(self) -> GlobalPolicy:
         """Mean-field form of a permutation-invariant standard policy (errors otherwise)."""
@@ -144,6 +182,13 @@ class UniformGlobalPolicy:
 
     def act(self, s_g: np.ndarray, sub_counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return rng.integers(0, self.num_actions, size=np.shape(s_g))
+
+    def action_law(self, counts: ArrayLike, num_global_states: int | None = None) -> np.ndarray:
+        """``[S_g, M, A_g]`` uniform laws (``num_global_states`` is required here)."""
+        if num_global_states is None:
+            raise PolicyError("the uniform dispatcher needs num_global_states for its law")
+        M = np.asarray(counts).shape[0]
+        return np.full((num_global_states, M, self.num_actions), 1.0 / self.num_actions)
 
 
 @dataclass(frozen=True, eq=False)
@@ -190,7 +235,8 @@ class LocalPolicy:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return self.probs.shape  # type: ignore[return-value]
+        S_l, S_g, A_l = self.probs.shape
+        return int(S_l), int(S_g), int(A_l)
 
     def check_game(self, num_local_states: int, num_global_states: int, num_actions: int) -> None:
         want = (num_local_states, num_global_states, num_actions)
@@ -198,154 +244,7 @@ class LocalPolicy:
             raise PolicyError(f"local policy shape {self.probs.shape} does not fit the game {want}")
 
 
-# ---------------------------------------------------------------------- policy directory
-
-POLICY_FILE = "policy.npz"
-META_FILE = "meta.json"
-
-
-def _version() -> str:
-    from altmarl import __version__
-
-    return __version__
-
-
-def save_policy_dir(
-    path: str | Path,
-    global_policy: GlobalPolicy,
-    local_policy: LocalPolicy,
-    *,
-    game_fingerprint: str | None = None,
-    extra_meta: dict[str, Any] | None = None,
-) -> Path:
-    """Write ``policy.npz`` and ``meta.json`` into ``path`` (created if needed)."""
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    arrays: dict[str, np.ndarray] = {
-        "global_table": global_policy.table,
-        "local_table": local_policy.probs,
-    }
-    space = global_policy.space
-    if global_policy.parameterization == "mean-field":
-        arrays["counts"] = space.all()
-    else:
-        arrays["tuples"] = space.all()
-        arrays["counts"] = space.counts(np.arange(space.size))  # type: ignore[union-attr]
-    tmp = path / (POLICY_FILE + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path / POLICY_FILE)
-    meta = {
-        "k": global_policy.k,
-        "parameterization": global_policy.parameterization,
-        "num_global_states": global_policy.num_global_states,
-        "num_local_states": global_policy.num_local_states,
-        "num_global_actions": global_policy.num_actions,
-        "num_local_actions": local_policy.probs.shape[2],
-        "game_fingerprint": game_fingerprint,
-        "altmarl_version": _version(),
-        **(extra_meta or {}),
-    }
-    (path / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-    return path
-
-
-@dataclass(frozen=True)
-class PolicyPair:
-    """A joint policy ``(pi_g, pi_l)`` read from a policy directory, with its metadata."""
-
-    global_policy: GlobalPolicy
-    local_policy: LocalPolicy
-    meta: dict[str, Any]
-
-
-def load_policy_dir(path: str | Path, game: Any | None = None) -> PolicyPair:
-    """Read a policy directory; with ``game``, check shapes (error) and fingerprint (warn).
-
-    The global table's columns are read by the inputs the file stores beside them
-    (``counts`` for mean-field, ``tuples`` for standard), not by position: a file written
-    under another column order is re-mapped to the current one, and a file whose inputs
-    do not list every count vector (tuple) exactly once is refused.
-    """
-    path = Path(path)
-    if not (path / POLICY_FILE).is_file() or not (path / META_FILE).is_file():
-        raise PolicyError(f"--policy-dir {path}: needs {POLICY_FILE} and {META_FILE}")
-    try:
-        meta = json.loads((path / META_FILE).read_text())
-        with np.load(path / POLICY_FILE, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError) as exc:
-        raise PolicyError(f"--policy-dir {path}: unreadable policy files ({exc})") from None
-    for key in ("k", "parameterization", "num_global_actions", "num_local_states"):
-        if key not in meta:
-            raise PolicyError(f"--policy-dir {path}: {META_FILE} lacks {key!r}")
-    inputs = "tuples" if meta["parameterization"] == "standard" else "counts"
-    for key in ("global_table", "local_table", inputs):
-        if key not in arrays:
-            raise PolicyError(f"--policy-dir {path}: {POLICY_FILE} lacks {key!r}")
-    pi_g = GlobalPolicy(
-        arrays["global_table"],
-        int(meta["k"]),
-        int(meta["num_local_states"]),
-        int(meta["num_global_actions"]),
-        meta["parameterization"],
-    )
-    columns = _stored_columns(path / POLICY_FILE, inputs, arrays[inputs], pi_g.space)
-    if not np.array_equal(columns, np.arange(columns.size)):
-        table = np.empty_like(pi_g.table)
-        table[:, columns] = pi_g.table
-        pi_g = GlobalPolicy(
-            table, pi_g.k, pi_g.num_local_states, pi_g.num_actions, pi_g.parameterization
-        )
-    pi_l = LocalPolicy(arrays["local_table"])
-    if game is not None:
-        check_pair_fits_game(pi_g, pi_l, game)
-        fp = meta.get("game_fingerprint")
-        if fp and fp != game.fingerprint:
-            warnings.warn(
-                f"policy in {path} was made for game {fp}, not {game.fingerprint}",
-                stacklevel=2,
-            )
-    return PolicyPair(pi_g, pi_l, meta)
-
-
-def _stored_columns(
-    file: Path, key: str, stored: np.ndarray, space: CountSpace | TupleSpace
-) -> np.ndarray:
-    """Current column of each stored table column, from the inputs stored beside it
-    (``counts [|C_k|, S_l]`` or ``tuples [S_l^k, k]``); refuses inputs that are not an
-    enumeration of the space (each element exactly once)."""
-    width = space.num_states if isinstance(space, CountSpace) else space.k
-    where = f"{file}: {key!r}"
-    if stored.shape != (space.size, width) or not np.issubdtype(stored.dtype, np.integer):
-        raise PolicyError(
-            f"{where} must be an integer array of shape {(space.size, width)} "
-            f"(k={space.k}, |S_l|={space.num_states}); got {stored.dtype} {stored.shape}"
-        )
-    if isinstance(space, CountSpace):
-        bad = (stored < 0).any(axis=1) | (stored.sum(axis=1) != space.k)
-        rule = f"non-negative counts summing to k = {space.k}"
-    else:
-        bad = ((stored < 0) | (stored >= space.num_states)).any(axis=1)
-        rule = f"local states in [0, {space.num_states})"
-    if bad.any():
-        row = int(np.argmax(bad))
-        raise PolicyError(f"{where} row {row} = {stored[row].tolist()} is not {rule}")
-    columns = space.rank(stored) if isinstance(space, CountSpace) else space.index(stored)
-    seen = np.zeros(space.size, dtype=bool)
-    seen[columns] = True
-    if not seen.all():
-        first = int(np.argmin(seen))
-        missing = (
-            space.unrank(first) if isinstance(space, CountSpace) else space.tuples(first)
-        ).tolist()
-        raise PolicyError(
-            f"{where} lists some inputs twice and misses {missing}: the table's columns "
-            "cannot be matched to the policy's inputs"
-        )
-    return columns
-
-
-def check_pair_fits_game(pi_g: GlobalPolicy, pi_l: LocalPolicy, game: Any) -> None:
+def check_pair_fits_game(pi_g: GlobalPolicy, pi_l: LocalPolicy, game: TabularGame) -> None:
     """Shapes of a policy pair against a :class:`~altmarl.game.TabularGame`."""
     if pi_g.num_global_states != game.num_sg or pi_g.num_actions != game.num_ag:
         raise PolicyError(

@@ -13,6 +13,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
+from altmarl._version import __version__
 from altmarl.errors import AltmarlError
 
 #: Subcommand modules under ``altmarl.cli``; a new command is a new module listed here.
@@ -35,8 +36,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from altmarl import __version__
-
     parser = _Parser(
         prog="altmarl",
         description="ALTERNATING-MARL: one global agent, n local agents, k-subsampling.",

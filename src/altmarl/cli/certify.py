@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from altmarl.certify import certify
-    from altmarl.policies import load_policy_dir
+    from altmarl.policy_dir import load_policy_dir
 
     game = load_game(args)
     pair = load_policy_dir(args.policy_dir, game)

@@ -15,6 +15,7 @@ from altmarl.cli._common import (
     positive_int,
 )
 from altmarl.cli.evaluate_continuous import add_arguments as add_continuous_arguments
+from altmarl.simulate.rollouts import SIMULATORS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,8 +32,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=big_int, default=None)
     p.add_argument("--k", type=positive_int, default=None)
     p.add_argument("--rollouts", type=positive_int, default=50)
-    p.add_argument("--horizon", type=positive_int, default=100)
-    p.add_argument("--simulator", choices=("agents", "counts"), default="counts")
+    p.add_argument(
+        "--horizon",
+        type=positive_int,
+        default=None,
+        help="rollout horizon (default 100; a continuous run's own horizon)",
+    )
+    p.add_argument("--simulator", choices=SIMULATORS, default="counts")
     p.add_argument(
         "--exact",
         action="store_true",
@@ -47,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import time
 
-    from altmarl.policies import load_policy_dir
+    from altmarl.policy_dir import load_policy_dir
     from altmarl.simulate import evaluate
 
     if args.continuous_run is not None:
@@ -59,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
             raise CliError(f"{flag} is required (or give --continuous-run DIR)")
     if args.scenario is None and args.game is None:
         raise CliError("one of --scenario or --game is required with --policy-dir")
+    if args.horizon is None:
+        args.horizon = 100
     game = load_game(args)
     pair = load_policy_dir(args.policy_dir, game)
     check_k_n(args.k, args.n)

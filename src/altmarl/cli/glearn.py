@@ -27,6 +27,7 @@ from altmarl.cli._common import (
 
 def register(sub: argparse._SubParsersAction) -> None:
     from altmarl.glearn import DEFAULT_M, STOPPING_RULES
+    from altmarl.policies import PARAMETERIZATIONS
 
     p = sub.add_parser(
         "glearn",
@@ -42,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=DEFAULT_M,
         help=f"samples per entry, or 'exact' for the exact operator (default {DEFAULT_M})",
     )
-    p.add_argument("--parameterization", choices=("mean-field", "standard"), default="mean-field")
+    p.add_argument("--parameterization", choices=PARAMETERIZATIONS, default="mean-field")
     p.add_argument(
         "--local-policy-dir",
         type=Path,
@@ -65,8 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from altmarl.glearn import glearn
-    from altmarl.policies import LocalPolicy, load_policy_dir, save_policy_dir
+    from altmarl.glearn import GLearnInfo, glearn
+    from altmarl.policies import LocalPolicy
+    from altmarl.policy_dir import load_policy_dir, save_policy_dir
 
     game = load_game(args)
     if args.local_policy_dir is not None:
@@ -88,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         stopping=args.stopping,
     )
     info = res.info
+    assert isinstance(info, GLearnInfo)
     out = {
         "game": game.name,
         "k": args.k,
@@ -116,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
                 "glearn": {k: v for k, v in out.items() if k not in ("game",)},
             },
         )
-        np.save(args.out / "q.npy", res.q)
+        np.save(args.out / "q.npy", np.asarray(res.q))
         out["out"] = str(args.out)
     human = (
         f"{game.name}: G-LEARN k={args.k} m={out['m']} ({args.parameterization}), "

@@ -9,6 +9,8 @@ from altmarl.cli._common import CliError, add_game_args, emit, load_game, positi
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from altmarl.llearn import ORACLES
+
     p = subparsers.add_parser(
         "llearn",
         help="best response of the shared local policy to a fixed global policy (L-LEARN)",
@@ -26,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         required=True,
         help="policy directory whose global policy is fixed (its local policy is the start)",
     )
-    p.add_argument("--oracle", choices=("ucfh", "planning", "mean-field"), default="ucfh")
+    p.add_argument("--oracle", choices=ORACLES, default="ucfh")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--T",
@@ -49,8 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from altmarl.errors import PolicyError
-    from altmarl.llearn import best_response
-    from altmarl.policies import load_policy_dir, save_policy_dir
+    from altmarl.llearn import LLearnInfo, best_response
+    from altmarl.policy_dir import load_policy_dir, save_policy_dir
 
     game = load_game(args)
     try:
@@ -68,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         if args.oracle != "ucfh":
             raise CliError(f"--episodes applies to --oracle ucfh only, not {args.oracle}")
         options["max_episodes"] = args.episodes
-    local, info = best_response(
+    answer = best_response(
         game,
         pair.global_policy,
         args.k,
@@ -78,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
         T=args.T,
         **options,
     )
+    local, info = answer.policy, answer.info
+    assert isinstance(info, LLearnInfo)
     result = info.as_dict()
     result["k"] = args.k
     if args.out is not None:

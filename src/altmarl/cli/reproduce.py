@@ -4,56 +4,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
-import time
-from pathlib import Path
 
-from altmarl.cli._common import CliError, big_int, emit, positive_int, samples_or_exact
-
-
-def k_values(text: str) -> tuple[int, ...]:
-    """``1,5,10`` or a range ``1-50`` (inclusive), optionally with a step ``1-50:7``."""
-    try:
-        values: list[int] = []
-        for part in text.split(","):
-            part = part.strip()
-            if "-" in part:
-                span, _, step = part.partition(":")
-                lo, hi = (int(x) for x in span.split("-"))
-                values.extend(range(lo, hi + 1, int(step) if step else 1))
-            else:
-                values.append(int(part))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a list (1,5,10) or a range (1-50, 1-50:5) of integers"
-        ) from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: every k must be >= 1")
-    return tuple(sorted(set(values)))
-
-
-def add_sweep_args(p: argparse.ArgumentParser) -> None:
-    """Arguments every study shares: backend, workers, resume, output."""
-    p.add_argument(
-        "--backend",
-        choices=("local", "ray"),
-        default="local",
-        help="local process pool (default) or Ray",
-    )
-    p.add_argument(
-        "--ray-address",
-        default=None,
-        help="Ray cluster address (default: start a local Ray instance)",
-    )
-    p.add_argument(
-        "--workers", type=positive_int, default=None, help="parallel jobs (default: all cores)"
-    )
-    p.add_argument(
-        "--quick", action="store_true", help="a reduced protocol (a few k and seeds; minutes)"
-    )
-    p.add_argument("--out", type=Path, required=True, help="study directory")
-    p.add_argument("--resume", action="store_true", help="skip the jobs already finished")
-    p.add_argument("--json", action="store_true")
+from altmarl.cli._common import big_int, positive_int, samples_or_exact
+from altmarl.cli._sweep import add_sweep_args, k_values, run_and_report
+from altmarl.cli.reproduce_continuous import register_continuous
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -78,10 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_sweep_args(w)
     w.set_defaults(func=run_warehouse)
-    try:  # the continuous study needs the [deep] extra
-        importlib.import_module("altmarl.cli.reproduce_continuous").register_continuous(studies)
-    except ImportError:
-        pass
+    # the continuous study needs the [deep] extra only when it runs, not to register
+    register_continuous(studies)
 
 
 def run_warehouse(args: argparse.Namespace) -> int:
@@ -101,29 +53,3 @@ def run_warehouse(args: argparse.Namespace) -> int:
     if hasattr(args, "m"):  # may be None ('exact'), so not passed through with_overrides
         study = dataclasses.replace(study, m=args.m)
     return run_and_report(study, run_study, args)
-
-
-def run_and_report(study, run_study, args: argparse.Namespace) -> int:
-    """Run a study's sweep with the shared sweep arguments and print what it wrote."""
-    from altmarl.experiments.warehouse import load_ok_rows
-
-    if args.backend != "ray" and args.ray_address:
-        raise CliError("--ray-address needs --backend ray")
-    t0 = time.perf_counter()
-    out = run_study(
-        study,
-        args.out,
-        backend=args.backend,
-        workers=args.workers,
-        ray_address=args.ray_address,
-        resume=args.resume,
-    )
-    result = {
-        "out": str(out),
-        "jobs": len(study.jobs()),
-        "finished": len(load_ok_rows(out)),
-        "seconds": time.perf_counter() - t0,
-        "files": sorted(p.name for p in out.iterdir() if p.is_file()),
-    }
-    emit(result, args.json)
-    return 0

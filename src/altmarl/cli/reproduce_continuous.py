@@ -1,6 +1,6 @@
 """``altmarl reproduce continuous``: the G.2 study (needs the ``[deep]`` extra: torch).
 
-Registered by ``altmarl.cli.reproduce`` through :func:`register_continuous`. Importing this
+Registered by :mod:`altmarl.cli.reproduce` through :func:`register_continuous`. Importing this
 module does not import torch; running the study without torch exits 2 with one line.
 """
 
@@ -9,11 +9,10 @@ from __future__ import annotations
 import argparse
 
 from altmarl.cli._common import CliError, positive_int
+from altmarl.cli._sweep import add_sweep_args, k_values, run_and_report
 
 
 def register_continuous(studies: argparse._SubParsersAction) -> None:
-    from altmarl.cli.reproduce import add_sweep_args, k_values
-
     p = studies.add_parser(
         "continuous",
         help="Appendix G.2: continuous warehouse, neural dispatcher + TRPO robots",
@@ -25,7 +24,11 @@ def register_continuous(studies: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--k-values", type=k_values, default=None, help="default 1,5,10,25,50,75")
     p.add_argument("--seeds", type=positive_int, default=None, help="default 15")
-    p.add_argument("--local-algo", choices=("trpo", "ppo", "a2c"), default=None)
+    p.add_argument(
+        "--local-algo",
+        default=None,
+        help="the L step's learner (default trpo; the study lists the others if misspelt)",
+    )
     p.add_argument("--rollouts", type=positive_int, default=None, help="default 50")
     p.add_argument("--horizon", type=positive_int, default=None, help="default 100")
     p.add_argument("--n", type=positive_int, default=None, help="default 500")
@@ -45,8 +48,7 @@ def run_continuous_study(args: argparse.Namespace) -> int:
         import torch  # noqa: F401
     except ImportError:
         raise CliError("reproduce continuous needs torch: pip install 'altmarl[deep]'") from None
-    from altmarl.cli.reproduce import run_and_report
-    from altmarl.continuous.study import ContinuousStudy, run_study
+    from altmarl.experiments.continuous_study import ContinuousStudy, run_study
     from altmarl.experiments.sweep import with_overrides
 
     study = ContinuousStudy.quick() if args.quick else ContinuousStudy()

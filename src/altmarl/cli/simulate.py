@@ -14,6 +14,7 @@ from altmarl.cli._common import (
     nonneg_int,
     positive_int,
 )
+from altmarl.simulate.rollouts import SIMULATORS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--horizon", type=positive_int, default=100)
     p.add_argument(
         "--simulator",
-        choices=("agents", "counts"),
+        choices=SIMULATORS,
         default="counts",
         help="counts: exact on count vectors, any n; agents: one state per agent",
     )
@@ -42,10 +43,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from altmarl.policies import LocalPolicy, UniformGlobalPolicy, load_policy_dir
+    from altmarl.policies import GlobalPolicy, LocalPolicy, UniformGlobalPolicy
+    from altmarl.policy_dir import load_policy_dir
     from altmarl.simulate import evaluate
 
     game = load_game(args)
+    pi_g: GlobalPolicy | UniformGlobalPolicy
     if args.policy_dir:
         pair = load_policy_dir(args.policy_dir, game)
         pi_g, pi_l = pair.global_policy, pair.local_policy

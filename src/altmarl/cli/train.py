@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 from pathlib import Path
 
 from altmarl.cli._common import (
@@ -19,6 +20,9 @@ from altmarl.cli._common import (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from altmarl.alternating import EVALUATIONS, GLOBAL_CANDIDATES, PLAYERS
+    from altmarl.llearn import ORACLES
+
     p = sub.add_parser(
         "train",
         help="learn an approximate Nash equilibrium by ALTERNATING-MARL",
@@ -36,13 +40,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--alternations", type=positive_int, default=10)
     p.add_argument(
         "--order",
-        choices=("local-global", "global-local"),
+        choices=[f"{a}-{b}" for a, b in itertools.permutations(PLAYERS)],
         default="local-global",
         help="which player moves first in each alternation",
     )
-    p.add_argument(
-        "--local-oracle", choices=("ucfh", "planning", "mean-field"), default="mean-field"
-    )
+    p.add_argument("--local-oracle", choices=ORACLES, default="mean-field")
     p.add_argument(
         "--eps-tol",
         type=positive_float,
@@ -51,13 +53,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--evaluation",
-        choices=("rollouts", "exact"),
+        choices=EVALUATIONS,
         default="rollouts",
         help="how UPDATE estimates values (exact: tiny n only)",
     )
     p.add_argument(
         "--global-candidates",
-        choices=("g-learn", "safeguarded"),
+        choices=GLOBAL_CANDIDATES,
         default="g-learn",
         help="the global proposal: G-LEARN's policy (paper), or the best under common "
         "random numbers of it, its conservative versions and the constant dispatchers",
@@ -90,10 +92,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
-    from altmarl.alternating import AlternatingConfig, AlternatingMARL, final_seed
-    from altmarl.baselines import dispatcher_baselines
+    from altmarl.alternating import AlternatingConfig
+    from altmarl.training import train_and_compare
 
     game = load_game(args)
     check_k_n(args.k, args.n)
@@ -115,28 +115,10 @@ def run(args: argparse.Namespace) -> int:
         reuse_global_response=args.reuse_global_response,
         tol=args.tol,
     )
-    result = AlternatingMARL(game, config).run(args.out, resume=args.resume)
-    out = {
-        "game": game.name,
-        "k": args.k,
-        "n": args.n,
-        **result.summary(),
-        "run_dir": str(args.out),
-    }
-    if not args.no_baselines and args.evaluation == "rollouts":
-        base = dispatcher_baselines(
-            game,
-            result.local_policy,
-            n=args.n,
-            k=args.k,
-            rollouts=args.rollouts,
-            horizon=args.horizon,
-            seed=final_seed(config),
-        )
-        out["uniform_dispatcher_value"] = base.uniform
-        out["best_constant_dispatcher_value"] = base.best_constant
-        out["best_constant_action"] = base.best_constant_action
-        (args.out / "result.json").write_text(json.dumps(out, indent=2) + "\n")
+    report = train_and_compare(
+        game, config, args.out, resume=args.resume, baselines=not args.no_baselines
+    )
+    out = report.summary(game, config)
     lo, hi = out["value_ci"]
     human = (
         f"{game.name}: k={args.k} n={args.n}  value {out['value']:.4f} "

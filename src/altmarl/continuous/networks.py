@@ -34,6 +34,7 @@ def mlp(inputs: int, outputs: int, hidden: int = HIDDEN, out_gain: float = 1.0) 
     )
     gains = (2**0.5, 2**0.5, out_gain)
     for layer, gain in zip((net[0], net[2], net[4]), gains, strict=True):
+        assert isinstance(layer, nn.Linear)
         nn.init.orthogonal_(layer.weight, gain=gain)
         nn.init.zeros_(layer.bias)
     return net

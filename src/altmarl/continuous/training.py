@@ -1,7 +1,9 @@
 """ALTERNATING-MARL (Algorithm 14) with function approximation on the continuous warehouse.
 
-Each of the ``T`` alternations (default 30) asks the players in ``order`` (default local,
-then global, as in ``altmarl.alternating``) for a proposal:
+The loop is the library's one driver (:class:`~altmarl.alternating.driver.Alternation`)
+with the continuous players (:mod:`~altmarl.continuous.players`). Each of the ``T``
+alternations (default 30) asks the players in ``order`` (default local, then global) for a
+proposal:
 
 * L step (``local_learn``): TRPO (or PPO/A2C) updates of the shared robot policy against the
   fixed dispatcher, on one batched simulation of ``episodes x n`` robots;
@@ -18,14 +20,13 @@ termination: the run always makes ``T`` alternations (overlap-based stopping is 
 with the small, noisy improvements of one trust-region step).
 
 Reproducibility: the networks are initialised from ``seed``; proposal ``s`` draws all its
-randomness from ``SeedSequence([seed, s])``, the UPDATE evaluation from
+randomness from the first child of ``SeedSequence([seed, s])``, the UPDATE evaluation from
 ``SeedSequence([seed, 999_999])`` and the final evaluation (shared with the uniform-random
 baseline) from ``SeedSequence([seed, 10**6])``.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import time
 from collections.abc import Callable
@@ -33,13 +34,22 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
+from altmarl.alternating.driver import Alternation, RunState, Schedule
+from altmarl.alternating.history import HistoryRow, write_history
+from altmarl.alternating.update import KeepBetter
 from altmarl.continuous.env import ContinuousWarehouse
-from altmarl.continuous.global_learn import GlobalLearnConfig, global_best_response
-from altmarl.continuous.local_learn import LocalLearnConfig, local_best_response
+from altmarl.continuous.global_learn import GlobalLearnConfig
+from altmarl.continuous.local_learn import LocalLearnConfig
 from altmarl.continuous.networks import CriticNet, DispatcherNet, LocalPolicyNet
+from altmarl.continuous.players import (
+    CachedRolloutEvaluator,
+    GlobalStep,
+    LearnerState,
+    LocalStep,
+    torch_generator,
+)
 from altmarl.continuous.rollout import (
     GreedyDispatcher,
     SampledLocal,
@@ -110,7 +120,7 @@ class ContinuousResult:
     baseline_value: float
     baseline_mode_accuracy: float
     seconds: float
-    history: list[dict[str, Any]]
+    history: tuple[HistoryRow, ...]
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -123,18 +133,17 @@ class ContinuousResult:
             "baseline_mode_accuracy": self.baseline_mode_accuracy,
             "seconds": self.seconds,
             "accepted_local": sum(
-                1 for h in self.history if h["player"] == "local" and h["decision"] == "accept"
+                1 for h in self.history if h.player == "local" and h.decision == "accept"
             ),
             "accepted_global": sum(
-                1 for h in self.history if h["player"] == "global" and h["decision"] == "accept"
+                1 for h in self.history if h.player == "global" and h.decision == "accept"
             ),
         }
 
 
 def stream(seed: int, index: int) -> torch.Generator:
     """A torch generator seeded from ``SeedSequence([seed, index])``."""
-    state = np.random.SeedSequence([seed, index]).generate_state(1, dtype=np.uint64)[0]
-    return torch.Generator().manual_seed(int(state) & ((1 << 63) - 1))
+    return torch_generator(seed, index)
 
 
 def initial_networks(seed: int) -> tuple[DispatcherNet, LocalPolicyNet, CriticNet]:
@@ -144,80 +153,46 @@ def initial_networks(seed: int) -> tuple[DispatcherNet, LocalPolicyNet, CriticNe
         return DispatcherNet(), LocalPolicyNet(), CriticNet()
 
 
+def alternation(config: ContinuousConfig) -> Alternation:
+    """Algorithm 14's loop with the continuous players, evaluator and rule."""
+    return Alternation(
+        game=config.warehouse(),
+        k=config.k,
+        moves={
+            "local": LocalStep(config.local),
+            "global": GlobalStep(config.global_, snapshot_episodes=config.local.episodes),
+        },
+        evaluator=CachedRolloutEvaluator(config.k, config.eval_episodes, config.seed, EVAL_STREAM),
+        rule=KeepBetter(),
+        schedule=Schedule(config.order, config.alternations, config.seed),
+        stop_rule="never",
+    )
+
+
 def train_continuous(
     config: ContinuousConfig,
     out_dir: str | Path | None = None,
-    progress: Callable[[dict[str, Any]], None] | None = None,
+    progress: Callable[[HistoryRow], None] | None = None,
 ) -> ContinuousResult:
-    """Run ALTERNATING-MARL on the continuous warehouse; save the run to ``out_dir``."""
+    """Run ALTERNATING-MARL on the continuous warehouse; save the run to ``out_dir``.
+
+    ``progress(row)`` is called after every proposal.
+    """
     w = config.warehouse()
-    k = config.k
     t0 = time.perf_counter()
     dispatcher, policy, critic = initial_networks(config.seed)
     critic_opt = torch.optim.Adam(critic.parameters(), lr=config.local.critic_lr)
+    start = RunState(dispatcher, policy, memo=LearnerState(critic, critic_opt))
 
-    def value(d: DispatcherNet, pl: LocalPolicyNet) -> float:
-        roll = simulate(
-            w,
-            GreedyDispatcher(d),
-            SampledLocal(pl),
-            k,
-            config.eval_episodes,
-            stream(config.seed, EVAL_STREAM),
-        )
-        return float(roll.returns.mean())
+    def report(state: RunState) -> None:
+        if progress is not None:
+            progress(state.history[-1])
 
-    incumbent = value(dispatcher, policy)
-    snapshots: tuple[torch.Tensor, torch.Tensor] | None = None
-    history: list[dict[str, Any]] = []
-    step = 0
-    for alternation in range(config.alternations):
-        for player in config.order:
-            gen = stream(config.seed, step)
-            ts = time.perf_counter()
-            if player == "local":
-                proposal, info = local_best_response(
-                    w, GreedyDispatcher(dispatcher), policy, critic, critic_opt, k, gen,
-                    config.local,
-                )  # fmt: skip
-                snapshots = (info.pop("s_g").reshape(-1), info.pop("s_l").reshape(-1, w.n))
-                new = value(dispatcher, proposal)
-            else:
-                if snapshots is None:
-                    roll = simulate(
-                        w, GreedyDispatcher(dispatcher), SampledLocal(policy), k,
-                        config.local.episodes, gen, record=True,
-                    )  # fmt: skip
-                    assert roll.s_g is not None and roll.s_l is not None
-                    snapshots = (roll.s_g.reshape(-1), roll.s_l.reshape(-1, w.n))
-                proposal, info = global_best_response(
-                    dispatcher, snapshots[0], snapshots[1], k, gen, config.global_
-                )
-                new = value(proposal, policy)
-            accept = new > incumbent
-            row = {
-                "step": step,
-                "alternation": alternation,
-                "player": player,
-                "old_value": incumbent,
-                "new_value": new,
-                "decision": "accept" if accept else "reject",
-                "seconds": time.perf_counter() - ts,
-                **{key: val for key, val in info.items() if isinstance(val, int | float)},
-            }
-            history.append(row)
-            if accept:
-                incumbent = new
-                if player == "local":
-                    policy = proposal
-                else:
-                    dispatcher = proposal
-            if progress is not None:
-                progress(row)
-            step += 1
+    state = alternation(config).run(start, on_step=report, progress=False)
+    dispatcher, policy = state.pair
     seconds = time.perf_counter() - t0
-    final = evaluate_pair(w, dispatcher, policy, k, config.final_rollouts, config.seed)
-    base = evaluate_pair(w, None, None, k, config.final_rollouts, config.seed)
+    final = evaluate_pair(w, dispatcher, policy, config.k, config.final_rollouts, config.seed)
+    base = evaluate_pair(w, None, None, config.k, config.final_rollouts, config.seed)
     result = ContinuousResult(
         config=config,
         dispatcher=dispatcher,
@@ -228,7 +203,7 @@ def train_continuous(
         baseline_value=base["value"],
         baseline_mode_accuracy=base["mode_accuracy"],
         seconds=seconds,
-        history=history,
+        history=state.history,
     )
     if out_dir is not None:
         save_run(result, out_dir)
@@ -275,11 +250,8 @@ def save_run(result: ContinuousResult, out_dir: str | Path) -> Path:
     torch.save(result.dispatcher.state_dict(), root / "dispatcher.pt")
     torch.save(result.local_policy.state_dict(), root / "local_policy.pt")
     if result.history:
-        keys = list(dict.fromkeys(key for row in result.history for key in row))
-        with open(root / "history.csv", "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=keys)
-            writer.writeheader()
-            writer.writerows(result.history)
+        details = tuple(dict.fromkeys(key for row in result.history for key in row.details))
+        write_history(root / "history.csv", result.history, extra_fields=details)
     (root / "result.json").write_text(json.dumps(result.summary(), indent=2))
     return root
 

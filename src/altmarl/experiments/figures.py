@@ -6,59 +6,82 @@ summary.md, written into the study directory.
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; never open a window
-import matplotlib.pyplot as plt
 import numpy as np
 
-
-def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    with path.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        for row in rows:
-            w.writerow([repr(float(v)) if isinstance(v, float | np.floating) else v for v in row])
-
-
-def band_plot(ax, x, mean, std, label: str, color: str | None = None, marker: str = "o") -> None:
-    """Mean line with a +-1 std band (spread over seeds)."""
-    line = ax.plot(x, mean, marker=marker, label=label, color=color)[0]
-    ax.fill_between(x, mean - std, mean + std, alpha=0.25, color=line.get_color(), lw=0)
-
-
-def _stats(values: dict[int, np.ndarray]) -> tuple[np.ndarray, ...]:
-    ks = np.array(sorted(values))
-    mean = np.array([values[k].mean() for k in ks])
-    std = np.array([values[k].std(ddof=1) if values[k].size > 1 else 0.0 for k in ks])
-    lo = np.array([values[k].min() for k in ks])
-    hi = np.array([values[k].max() for k in ks])
-    n = np.array([values[k].size for k in ks])
-    return ks, mean, std, lo, hi, n
+from altmarl.experiments.plotting import band_plot, plt, save_figure, write_csv
+from altmarl.experiments.results import load_ok_rows, per_k, policy_dir, seed_stats
+from altmarl.experiments.sweep import read_results
+from altmarl.policy_dir import load_policy_dir
+from altmarl.scenarios import warehouse
+from altmarl.simulate import evaluate
 
 
 def warehouse_figures(out: Path, study: Any) -> dict[str, Path]:
     """Write every figure and table of the warehouse study from ``out/results.csv``."""
-    from altmarl.experiments.warehouse import load_ok_rows, per_k
-
     out = Path(out)
     rows = load_ok_rows(out)
     if not rows:
         return {}
+    st = _reward_stats(rows)
     written: dict[str, Path] = {}
+    written["reward_vs_k"] = _reward_figure(out, study, st)
+    written["runtime_vs_k"], t_mean = _runtime_figure(out, rows)
+    written["mode_mismatch_vs_k"], m_mean = _mode_mismatch_figure(out, rows)
+    written["zone_heatmap"] = _zone_heatmap(out, study, [int(k) for k in st.ks])
+    written["summary"] = _summary(
+        out,
+        study,
+        rows,
+        st.ks,
+        st.v_mean,
+        st.v_std,
+        st.u_mean,
+        st.c_mean,
+        (st.d_mean, st.d_std, st.d_wins),
+        m_mean,
+        t_mean,
+        st.n_ok,
+    )
+    return written
+
+
+@dataclass(frozen=True, eq=False)
+class _RewardStats:
+    """Per-``k`` statistics over seeds of the finished runs; every array is ``[K]``, ``ks``
+    ascending. ``d_*``: each run's margin over its best constant dispatcher."""
+
+    ks: np.ndarray
+    n_ok: np.ndarray
+    v_mean: np.ndarray
+    v_std: np.ndarray
+    v_lo: np.ndarray
+    v_hi: np.ndarray
+    u_mean: np.ndarray
+    c_mean: np.ndarray
+    d_mean: np.ndarray
+    d_std: np.ndarray
+    d_wins: np.ndarray
+
+
+def _reward_stats(rows: list[dict[str, Any]]) -> _RewardStats:
+    """Value, baselines and margin over the best constant dispatcher, per ``k``."""
     values, constants = per_k(rows, "value"), per_k(rows, "best_constant_value")
-    ks, v_mean, v_std, v_lo, v_hi, n_ok = _stats(values)
-    _, u_mean, *_ = _stats(per_k(rows, "uniform_value"))
-    _, c_mean, *_ = _stats(constants)
+    ks, v_mean, v_std, v_lo, v_hi, n_ok = seed_stats(values)
+    _, u_mean, *_ = seed_stats(per_k(rows, "uniform_value"))
+    _, c_mean, *_ = seed_stats(constants)
     # per-run margin over the best constant dispatcher (same local policy, same rollouts)
     margins = {k: v - constants[k] for k, v in values.items()}
-    _, d_mean, d_std, *_ = _stats(margins)
+    _, d_mean, d_std, *_ = seed_stats(margins)
     d_wins = np.array([int((margins[k] > 0).sum()) for k in ks])
+    return _RewardStats(ks, n_ok, v_mean, v_std, v_lo, v_hi, u_mean, c_mean, d_mean, d_std, d_wins)
+
+
+def _reward_figure(out: Path, study: Any, st: _RewardStats) -> Path:
+    """reward_vs_k.csv and .png: value vs ``k`` against the two dispatcher baselines."""
     write_csv(
         out / "reward_vs_k.csv",
         [
@@ -76,34 +99,37 @@ def warehouse_figures(out: Path, study: Any) -> dict[str, Path]:
         ],
         list(
             zip(
-                ks,
-                n_ok,
-                v_mean,
-                v_std,
-                v_lo,
-                v_hi,
-                u_mean,
-                c_mean,
-                d_mean,
-                d_std,
-                d_wins,
+                st.ks,
+                st.n_ok,
+                st.v_mean,
+                st.v_std,
+                st.v_lo,
+                st.v_hi,
+                st.u_mean,
+                st.c_mean,
+                st.d_mean,
+                st.d_std,
+                st.d_wins,
                 strict=True,
             )
         ),
     )
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    band_plot(ax, ks, v_mean, v_std, "ALTERNATING-MARL (mean ± std over seeds)")
-    ax.plot(ks, c_mean, "--", color="tab:green", label="best constant dispatcher")
-    ax.plot(ks, u_mean, ":", color="tab:red", label="uniform-random dispatcher")
+    band_plot(ax, st.ks, st.v_mean, st.v_std, "ALTERNATING-MARL (mean ± std over seeds)")
+    ax.plot(st.ks, st.c_mean, "--", color="tab:green", label="best constant dispatcher")
+    ax.plot(st.ks, st.u_mean, ":", color="tab:red", label="uniform-random dispatcher")
     ax.set(
         xlabel="k (sampled robots)",
         ylabel="cumulative discounted reward",
         title=f"Warehouse, n = {study.n}",
     )
     ax.legend(fontsize=8)
-    written["reward_vs_k"] = _save(fig, out / "reward_vs_k.png")
+    return save_figure(fig, out / "reward_vs_k.png")
 
-    ks_t, t_mean, t_std, *_ = _stats(per_k(rows, "train_seconds"))
+
+def _runtime_figure(out: Path, rows: list[dict[str, Any]]) -> tuple[Path, np.ndarray]:
+    """runtime_vs_k.csv and .png; returns the figure's path and the mean seconds ``[K]``."""
+    ks_t, t_mean, t_std, *_ = seed_stats(per_k(rows, "train_seconds"))
     write_csv(
         out / "runtime_vs_k.csv",
         ["k", "train_seconds_mean", "train_seconds_std"],
@@ -112,9 +138,13 @@ def warehouse_figures(out: Path, study: Any) -> dict[str, Path]:
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     band_plot(ax, ks_t, t_mean, t_std, "training run (mean ± std)")
     ax.set(xlabel="k", ylabel="seconds", title="Learning runtime vs k")
-    written["runtime_vs_k"] = _save(fig, out / "runtime_vs_k.png")
+    return save_figure(fig, out / "runtime_vs_k.png"), t_mean
 
-    ks_m, m_mean, m_std, *_ = _stats(per_k(rows, "mode_mismatch"))
+
+def _mode_mismatch_figure(out: Path, rows: list[dict[str, Any]]) -> tuple[Path, np.ndarray]:
+    """mode_mismatch_vs_k.csv and .png: how often the dispatcher's ``a_g`` is not the true
+    population mode; returns the figure's path and the mean rate ``[K]``."""
+    ks_m, m_mean, m_std, *_ = seed_stats(per_k(rows, "mode_mismatch"))
     write_csv(
         out / "mode_mismatch_vs_k.csv",
         ["k", "mismatch_mean", "mismatch_std"],
@@ -128,32 +158,10 @@ def warehouse_figures(out: Path, study: Any) -> dict[str, Path]:
         ylim=(0, 1),
         title="Dispatcher's action vs the true mode",
     )
-    written["mode_mismatch_vs_k"] = _save(fig, out / "mode_mismatch_vs_k.png")
-
-    written["zone_heatmap"] = _zone_heatmap(out, study, [int(k) for k in ks])
-    written["summary"] = _summary(
-        out,
-        study,
-        rows,
-        ks,
-        v_mean,
-        v_std,
-        u_mean,
-        c_mean,
-        (d_mean, d_std, d_wins),
-        m_mean,
-        t_mean,
-        n_ok,
-    )
-    return written
+    return save_figure(fig, out / "mode_mismatch_vs_k.png"), m_mean
 
 
 def _zone_heatmap(out: Path, study: Any, ks: list[int]) -> Path:
-    from altmarl.experiments.warehouse import policy_dir
-    from altmarl.policies import load_policy_dir
-    from altmarl.scenarios import warehouse
-    from altmarl.simulate import evaluate
-
     game = warehouse()
     picks = sorted({ks[0], ks[len(ks) // 2], ks[-1]})
     picks = [k for k in picks if (policy_dir(out, k, 0) / "policy.npz").is_file()]
@@ -172,6 +180,8 @@ def _zone_heatmap(out: Path, study: Any, ks: list[int]) -> Path:
             seed=0,
             record=True,
         )
+        assert rec.occupancy is not None and rec.global_actions is not None
+        assert rec.population_mode is not None
         occ = rec.occupancy[0]  # [H, zones]
         t = np.arange(occ.shape[0])
         im = ax.imshow(
@@ -208,15 +218,13 @@ def _zone_heatmap(out: Path, study: Any, ks: list[int]) -> Path:
         ["k", "t", "zone", "fraction", "dispatcher_action", "true_mode"],
         rows,
     )
-    return _save(fig, out / "zone_heatmap.png")
+    return save_figure(fig, out / "zone_heatmap.png")
 
 
 def _summary(
     out, study, rows, ks, v_mean, v_std, u_mean, c_mean, margin, m_mean, t_mean, n_ok
 ) -> Path:
     failed = 0
-    from altmarl.experiments.sweep import read_results
-
     all_rows = read_results(out / "results.csv")
     ok_keys = {(int(r["k"]), int(r["seed"])) for r in rows}
     failed = len(
@@ -249,11 +257,4 @@ def _summary(
         )
     path = out / "summary.md"
     path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path

@@ -19,7 +19,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
@@ -78,15 +78,13 @@ def _call(fn: Callable[[dict[str, Any]], dict[str, Any]], params: dict[str, Any]
 
 
 def _worker_init(threads: int) -> None:
-    # Each process gets its share of the cores; numba would otherwise start one thread per
-    # core in every worker and oversubscribe the machine.
-    os.environ["NUMBA_NUM_THREADS"] = str(threads)
-    try:
-        import numba
+    # Each process gets its share of the cores; numba would otherwise run one thread per
+    # core in every worker and oversubscribe the machine. set_num_threads caps the threads
+    # numba uses; NUMBA_NUM_THREADS must not change once numba has launched its pool
+    # (unpickling the job may already have imported numba), so it is left alone.
+    import numba
 
-        numba.set_num_threads(threads)
-    except Exception:
-        pass
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
 
 
 class _Writer:
@@ -359,11 +357,3 @@ def record_protocol(out: Path, protocol: dict[str, Any], resume: bool) -> None:
             )
     elif not (Path(out) / RESULTS_FILE).is_file():
         path.write_text(json.dumps(protocol, indent=2) + "\n")
-
-
-def grid(keys: dict[str, Iterable[Any]]) -> list[dict[str, Any]]:
-    """The Cartesian product of named values, in order (``{"k": [1, 2], "seed": [0, 1]}``)."""
-    import itertools
-
-    names = list(keys)
-    return [dict(zip(names, vals, strict=True)) for vals in itertools.product(*keys.values())]

@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from altmarl.errors import AltmarlError
-from altmarl.experiments.sweep import Job, read_results, sweep_study
+from altmarl.experiments.figures import warehouse_figures
+from altmarl.experiments.results import policy_dir
+from altmarl.experiments.sweep import Job, sweep_study
 
 FIELDNAMES = (
     "value",
@@ -89,16 +89,14 @@ class WarehouseStudy:
 
 def warehouse_job(params: dict[str, Any]) -> dict[str, Any]:
     """Train at ``(k, seed)`` and evaluate; a top-level function so workers can import it."""
-    from altmarl.alternating import AlternatingConfig, AlternatingMARL, final_seed
-    from altmarl.baselines import dispatcher_baselines
+    from altmarl.alternating import AlternatingConfig
     from altmarl.scenarios import warehouse
-    from altmarl.simulate import evaluate
+    from altmarl.training import train_and_compare
 
     game = warehouse()
-    k, n = int(params["k"]), int(params["n"])
     cfg = AlternatingConfig(
-        k=k,
-        n=n,
+        k=int(params["k"]),
+        n=int(params["n"]),
         alternations=int(params["alternations"]),
         order=tuple(params["order"]),
         eps_tol=params["eps_tol"],
@@ -113,28 +111,9 @@ def warehouse_job(params: dict[str, Any]) -> dict[str, Any]:
         global_candidates=params["global_candidates"],
         reuse_global_response=bool(params["reuse_global_response"]),
     )
-    res = AlternatingMARL(game, cfg).run(progress=False)
-    # the final evaluation again, recorded, with the same seed: same returns, plus trajectories
-    ev = evaluate(
-        game,
-        res.global_policy,
-        res.local_policy,
-        n=n,
-        k=k,
-        rollouts=cfg.final_rollouts,
-        horizon=cfg.final_horizon,
-        seed=final_seed(cfg),
-        record=True,
-    )
-    base = dispatcher_baselines(
-        game,
-        res.local_policy,
-        n=n,
-        k=k,
-        rollouts=cfg.final_rollouts,
-        horizon=cfg.final_horizon,
-        seed=final_seed(cfg),
-    )
+    report = train_and_compare(game, cfg, record=True, progress=False)
+    res, base, ev = report.result, report.baselines, report.rollouts
+    assert base is not None and ev is not None
     summary = res.summary()
     return {
         "value": ev.mean,
@@ -157,7 +136,8 @@ def warehouse_job(params: dict[str, Any]) -> dict[str, Any]:
 
 def _save_policy(out: Path):
     def save(job: Job, record: dict[str, Any]) -> None:
-        from altmarl.policies import GlobalPolicy, LocalPolicy, save_policy_dir
+        from altmarl.policies import GlobalPolicy, LocalPolicy
+        from altmarl.policy_dir import save_policy_dir
         from altmarl.scenarios import warehouse
 
         game = warehouse()
@@ -175,10 +155,6 @@ def _save_policy(out: Path):
     return save
 
 
-def policy_dir(out: Path, k: int, seed: int) -> Path:
-    return out / "policies" / f"k{k}_seed{seed}"
-
-
 def run_study(
     study: WarehouseStudy,
     out: str | Path,
@@ -191,8 +167,6 @@ def run_study(
     figures: bool = True,
 ) -> Path:
     """Run the sweep, then write the figures, their CSVs and ``summary.md`` into ``out``."""
-    from altmarl.experiments.figures import warehouse_figures
-
     study.validate()
     return sweep_study(
         out,
@@ -208,28 +182,3 @@ def run_study(
         resume=resume,
         progress=progress,
     )
-
-
-def load_ok_rows(out: Path) -> list[dict[str, Any]]:
-    """Finished records (the last row per (k, seed) wins), numbers parsed."""
-    latest: dict[tuple[int, int], dict[str, Any]] = {}
-    for row in read_results(out / "results.csv"):
-        if row["status"] != "ok":
-            continue
-        parsed: dict[str, Any] = {}
-        for key, val in row.items():
-            if key in ("status", "error"):
-                parsed[key] = val
-            elif key == "terminated_early":
-                parsed[key] = val == "True"
-            else:
-                parsed[key] = float(val)
-        latest[(int(parsed["k"]), int(parsed["seed"]))] = parsed
-    return [latest[key] for key in sorted(latest)]
-
-
-def per_k(rows: list[dict[str, Any]], field: str) -> dict[int, np.ndarray]:
-    out: dict[int, list[float]] = {}
-    for r in rows:
-        out.setdefault(int(r["k"]), []).append(r[field])
-    return {k: np.array(v) for k, v in sorted(out.items())}

@@ -28,8 +28,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike
 
-from altmarl.counts import check_memory
 from altmarl.errors import AltmarlError
+from altmarl.memory import check_memory
 
 #: Tolerance on the sum of a transition row or of the initial distribution.
 PROB_TOL = 1e-9
@@ -132,7 +132,7 @@ class EpisodicMDP:
 
     def P_at(self, t: int) -> sp.csr_matrix:
         """The stacked kernel ``[S * A, S]`` used at step ``t``."""
-        return self.P[t] if isinstance(self.P, tuple) else self.P  # type: ignore[index]
+        return self.P[t] if isinstance(self.P, tuple) else self.P
 
     def reward_at(self, t: int) -> np.ndarray:
         """``r(s, a, t)`` as ``[S, A]`` (time weight applied)."""

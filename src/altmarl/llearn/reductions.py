@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from altmarl.errors import AltmarlError
-from altmarl.mdp import EpisodicMDP
+from altmarl.llearn.mdp import EpisodicMDP
 
 
 def truncation_bound(gamma: float, r_max: float, T: int) -> float:

@@ -45,9 +45,9 @@ from typing import Protocol, runtime_checkable
 import numba
 import numpy as np
 
-from altmarl.counts import check_memory
 from altmarl.errors import AltmarlError
-from altmarl.mdp import EpisodicMDP, sample_episodes
+from altmarl.llearn.mdp import EpisodicMDP, sample_episodes
+from altmarl.memory import check_memory
 
 #: Practical knownness threshold ``m`` (see the module docstring).
 DEFAULT_KNOWNNESS = 10
@@ -251,6 +251,61 @@ class UCFHResult:
     seconds: float
 
 
+def _check_ucfh_args(eps: float, delta: float, max_episodes: int, knownness: int) -> None:
+    if not eps > 0:
+        raise AltmarlError(f"eps = {eps} must be > 0")
+    if not 0 < delta < 1:
+        raise AltmarlError(f"delta = {delta} must lie in (0, 1)")
+    if int(max_episodes) != max_episodes or max_episodes < 1:
+        raise AltmarlError(f"max_episodes = {max_episodes} must be an integer >= 1")
+    if int(knownness) != knownness or knownness < 1:
+        raise AltmarlError(f"knownness = {knownness} must be an integer >= 1")
+
+
+def _knownness_threshold(knownness: int, knownness_scale: float | None, m_theory: float) -> int:
+    """The threshold ``m`` in use: the practical ``knownness`` or a scaled theory value."""
+    if knownness_scale is not None:
+        if not knownness_scale > 0:
+            raise AltmarlError(f"knownness_scale = {knownness_scale} must be > 0")
+        return max(1, math.ceil(knownness_scale * m_theory))
+    return int(knownness)
+
+
+def _plan(
+    reward: np.ndarray,
+    n: np.ndarray,
+    n_next: np.ndarray,
+    L: float,
+    pool_time: bool,
+    init: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """One UCFH plan from the current counts (SPEC §4d): FixedHorizonEVI's greedy policy.
+
+    reward: [H, S, A]; n: [Hc, S, A]; n_next: [Hc, S, A, S'] (``Hc = 1`` when
+    ``pool_time``); init: [S]. Returns ``(policy [H, S], Q [H, S, A], V_optimistic,
+    V_pessimistic(policy))``, the values at ``init``; their gap drives the stopping rule.
+    """
+    lo, up = confidence_intervals(n, n_next, L)
+    if pool_time:
+        lo, up = lo[0], up[0]
+    V, Q = fixed_horizon_evi(reward, lo, up, pool_time)
+    pol = Q.argmax(axis=2)
+    Vp = pessimistic_value(reward, lo, up, pool_time, pol)
+    return pol, Q, float(init @ V[0]), float(init @ Vp[0])
+
+
+def _end_knownness_phase(
+    v: np.ndarray, v_next: np.ndarray, n: np.ndarray, n_next: np.ndarray, m: int, cap: float
+) -> None:
+    """Fold the pending counts ``v, v_next`` into ``n, n_next`` (in place) where
+    ``v >= max(m, n)`` and the entry is not yet frozen (``n < cap``)."""
+    mask = (v >= np.maximum(m, n)) & (n < cap)
+    n[mask] += v[mask]
+    n_next[mask] += v_next[mask]
+    v[mask] = 0.0
+    v_next[mask] = 0.0
+
+
 def ucfh(
     mdp: EpisodicMDP,
     env: EpisodicSimulator | None = None,
@@ -269,25 +324,13 @@ def ucfh(
     ``mdp``'s own kernel); ``mdp.P`` is never read by the learner. ``mdp.initial`` is used
     for the reported values and the stopping rule.
     """
-    if not eps > 0:
-        raise AltmarlError(f"eps = {eps} must be > 0")
-    if not 0 < delta < 1:
-        raise AltmarlError(f"delta = {delta} must lie in (0, 1)")
-    if int(max_episodes) != max_episodes or max_episodes < 1:
-        raise AltmarlError(f"max_episodes = {max_episodes} must be an integer >= 1")
-    if int(knownness) != knownness or knownness < 1:
-        raise AltmarlError(f"knownness = {knownness} must be an integer >= 1")
+    _check_ucfh_args(eps, delta, max_episodes, knownness)
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
     env = ModelSimulator(mdp) if env is None else env
     S, A, H = mdp.num_states, mdp.num_actions, mdp.horizon
     m_theory = theory_knownness_threshold(S, A, H, eps, delta)
-    if knownness_scale is not None:
-        if not knownness_scale > 0:
-            raise AltmarlError(f"knownness_scale = {knownness_scale} must be > 0")
-        m = max(1, math.ceil(knownness_scale * m_theory))
-    else:
-        m = int(knownness)
+    m = _knownness_threshold(knownness, knownness_scale, m_theory)
     Hc = 1 if pool_time else H
     check_memory(Hc * S * A * S * 8 * 6, f"UCFH count tables (S={S}, A={A}, H_counts={Hc})")
     n = np.zeros((Hc, S, A))
@@ -303,16 +346,7 @@ def ucfh(
     init = mdp.initial
     fast = hasattr(env, "run_episodes")
 
-    def plan() -> tuple[np.ndarray, np.ndarray, float, float]:
-        lo, up = confidence_intervals(n, n_next, L)
-        if pool_time:
-            lo, up = lo[0], up[0]
-        V, Q = fixed_horizon_evi(reward, lo, up, pool_time)
-        pol = Q.argmax(axis=2)
-        Vp = pessimistic_value(reward, lo, up, pool_time, pol)
-        return pol, Q, float(init @ V[0]), float(init @ Vp[0])
-
-    policy, Q, v_opt, v_pes = plan()
+    policy, Q, v_opt, v_pes = _plan(reward, n, n_next, L, pool_time, init)
     episodes = samples = 0
     replans = 1
     certified = v_opt - v_pes <= eps
@@ -327,12 +361,8 @@ def ucfh(
         episodes += used
         samples += used * H
         if triggered:
-            mask = (v >= np.maximum(m, n)) & (n < cap)
-            n[mask] += v[mask]
-            n_next[mask] += v_next[mask]
-            v[mask] = 0.0
-            v_next[mask] = 0.0
-            policy, Q, v_opt, v_pes = plan()
+            _end_knownness_phase(v, v_next, n, n_next, m, cap)
+            policy, Q, v_opt, v_pes = _plan(reward, n, n_next, L, pool_time, init)
             replans += 1
             certified = v_opt - v_pes <= eps
             batch = 1

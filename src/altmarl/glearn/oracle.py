@@ -1,0 +1,173 @@
+"""G-LEARN (SPEC §3): the global agent's best response to a fixed shared local policy.
+
+:func:`glearn` composes the operator (:mod:`~altmarl.glearn.operator`), value iteration
+and eq. 20's greedy policy (:mod:`~altmarl.glearn.value_iteration`) and returns a
+:class:`~altmarl.oracles.GLearnResult`. :class:`GLearnOracle` is G-LEARN behind the
+:class:`~altmarl.oracles.GlobalOracle` interface that ALTERNATING-MARL calls.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from altmarl.counts import check_k
+from altmarl.game import TabularGame
+from altmarl.glearn.operator import (
+    DEFAULT_M,
+    check_m,
+    empirical_adapted_bellman,
+    exact_adapted_bellman,
+)
+from altmarl.glearn.sampling import Sampling
+from altmarl.glearn.value_iteration import Stopping, greedy_policy, value_iteration
+from altmarl.oracles import GLearnResult, OracleInfo, PreviousAnswer
+from altmarl.policies import GlobalPolicy, LocalPolicy, Parameterization
+from altmarl.rewards import RewardSampler
+from altmarl.seeding import Seed, as_generator
+
+
+@dataclass(frozen=True, kw_only=True)
+class GLearnInfo(OracleInfo):
+    """Diagnostics of one G-LEARN call (an :class:`~altmarl.oracles.OracleInfo`).
+
+    value : mean over ``s_g`` and ``x`` of ``max_a Qhat`` (the oracle's one-number summary).
+    iterations : Bellman sweeps performed (or Q-learning updates, off-policy).
+    residual : Bellman residual of the last sweep: ``||Q_{t+1} - Q_t||_inf`` for plain
+        value iteration, ``||G(V') - V'||_inf`` of the returned solution for the span rule.
+    error_bound : certified bound on ``||q - Qhat||_inf``, ``Qhat`` the operator's fixed
+        point (from the stopping rule; see :func:`value_iteration`).
+    samples : generative-model draws of the next local part (one draw = the next states
+        of all ``k`` agents), ``|S_g| |X| m``; 0 for the exact operator.
+    seconds : wall time of the whole call (sampling + iteration).
+    table_size : ``Z = |S_g| |X| |A_g|`` Q-entries.
+    """
+
+    residual: float
+    error_bound: float
+    table_size: int
+    k: int
+    m: int | None
+    parameterization: str
+    stopping: str
+    converged: bool
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def glearn(
+    game: TabularGame,
+    local_policy: LocalPolicy,
+    k: int,
+    *,
+    m: int | None = DEFAULT_M,
+    parameterization: Parameterization = "mean-field",
+    tol: float = 1e-6,
+    q0: np.ndarray | None = None,
+    seed: Seed = 0,
+    max_iterations: int = 100_000,
+    stopping: Stopping = "span",
+    anderson: int = 5,
+    sampling: Sampling = "common",
+    reward_sampler: RewardSampler | None = None,
+) -> GLearnResult[GlobalPolicy]:
+    """G-LEARN (SPEC §3): the global best response to ``local_policy`` seeing ``k`` agents.
+
+    Builds ``That_{k,m}`` (or ``T_k`` when ``m is None``), runs :func:`value_iteration`
+    from ``q0`` (default 0) to ``tol`` and returns the greedy policy (eq. 20).
+    ``seed`` feeds two independent streams: the operator's samples and the tie-breaking.
+    See :func:`value_iteration` for ``stopping`` and ``anderson``,
+    :func:`empirical_adapted_bellman` for ``sampling`` and ``reward_sampler`` (stochastic
+    rewards, Appendix F; ignored by the exact operator, whose reward is the mean).
+    """
+    t0 = time.perf_counter()
+    k = check_k(k)
+    m = check_m(m)
+    rng = as_generator(seed)
+    rng_op, rng_tie = rng.spawn(2)
+    if m is None:
+        op = exact_adapted_bellman(game, local_policy, k, parameterization=parameterization)
+    else:
+        op = empirical_adapted_bellman(
+            game,
+            local_policy,
+            k,
+            m,
+            parameterization=parameterization,
+            seed=rng_op,
+            sampling=sampling,
+            reward_sampler=reward_sampler,
+        )
+    q, vi = value_iteration(
+        op,
+        tol=tol,
+        q0=q0,
+        max_iterations=max_iterations,
+        stopping=stopping,
+        anderson=anderson,
+    )
+    table = greedy_policy(q, rng_tie)
+    policy = GlobalPolicy(table, k, game.num_sl, game.num_ag, parameterization)
+    info = GLearnInfo(
+        value=float(q.max(axis=-1).mean()),
+        iterations=vi["iterations"],
+        residual=vi["residual"],
+        error_bound=vi["error_bound"],
+        samples=op.samples,
+        seconds=time.perf_counter() - t0,
+        table_size=int(q.size),
+        k=k,
+        m=m,
+        parameterization=parameterization,
+        stopping=stopping,
+        converged=vi["converged"],
+    )
+    return GLearnResult(q=q, policy=policy, info=info)
+
+
+@dataclass(frozen=True)
+class GLearnOracle:
+    """G-LEARN as a :class:`~altmarl.oracles.GlobalOracle` (configuration only).
+
+    warm_start : start value iteration from the run's previous ``Qhat`` (any local policy:
+        only the starting point changes, not the fixed point or its certificate).
+    """
+
+    m: int | None = DEFAULT_M
+    parameterization: Parameterization = "mean-field"
+    tol: float = 1e-6
+    max_iterations: int = 100_000
+    stopping: Stopping = "span"
+    anderson: int = 5
+    sampling: Sampling = "common"
+    reward_sampler: RewardSampler | None = None
+    warm_start: bool = True
+
+    def best_response(
+        self,
+        game: TabularGame,
+        local_policy: LocalPolicy,
+        k: int,
+        *,
+        global_policy: GlobalPolicy | None = None,
+        seed: Seed = 0,
+        previous: PreviousAnswer | None = None,
+    ) -> GLearnResult[GlobalPolicy]:
+        q0 = previous.q if (self.warm_start and previous is not None) else None
+        return glearn(
+            game,
+            local_policy,
+            k,
+            m=self.m,
+            parameterization=self.parameterization,
+            tol=self.tol,
+            q0=q0,
+            seed=seed,
+            max_iterations=self.max_iterations,
+            stopping=self.stopping,
+            anderson=self.anderson,
+            sampling=self.sampling,
+            reward_sampler=self.reward_sampler,
+        )

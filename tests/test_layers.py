@@ -1,0 +1,203 @@
+"""The package's layers point one way and its modules import no circle.
+
+Every module of ``src/altmarl`` is parsed (nothing is imported) and every ``altmarl``
+import it makes is collected, the lazy ones inside functions, the type-only ones and
+``importlib.import_module("altmarl...")`` calls with a literal name included. Then:
+
+* each module belongs to a layer of :data:`LAYERS` (a new module must be placed there);
+* a module imports only modules of its own layer or lower ones, never the package root;
+* the algorithm layers never import ``experiments`` or ``cli``;
+* the import graph has no cycle (a package's ``__init__`` counts as a module, so a
+  submodule importing its own package's facade is a cycle).
+
+``docs/architecture.md`` draws the same layers.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+ROOT = "altmarl"
+
+#: Layers from the bottom up; a module belongs to the first prefix that matches it
+#: (a prefix is a module or a package, and covers the package's submodules).
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("altmarl._version", "altmarl.errors", "altmarl.memory", "altmarl.seeding"),
+    ("altmarl.counts",),
+    ("altmarl.game", "altmarl.rewards", "altmarl.theory"),
+    ("altmarl.laws", "altmarl.scenarios", "altmarl.policies"),
+    ("altmarl.policy_dir", "altmarl.simulate", "altmarl.exact", "altmarl.oracles"),
+    ("altmarl.glearn", "altmarl.llearn", "altmarl.certify", "altmarl.baselines"),
+    ("altmarl.alternating",),
+    ("altmarl.training", "altmarl.continuous"),
+    ("altmarl.experiments",),
+    ("altmarl.cli", "altmarl.__main__"),
+)
+#: Application layers that no algorithm module may import.
+APPLICATION = ("altmarl.experiments", "altmarl.cli", "altmarl.__main__")
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(SRC).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def all_modules() -> dict[str, Path]:
+    return {module_name(p): p for p in sorted((SRC / ROOT).rglob("*.py"))}
+
+
+def _covers(prefix: str, module: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
+def layer_of(module: str) -> int | None:
+    for i, prefixes in enumerate(LAYERS):
+        if any(_covers(p, module) for p in prefixes):
+            return i
+    return None
+
+
+def imports_of(path: Path, modules: dict[str, Path]) -> set[str]:
+    """The altmarl modules ``path`` imports anywhere in its body (resolved to modules)."""
+    this = module_name(path)
+    package = this if path.name == "__init__.py" else this.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if _covers(ROOT, a.name))
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            if not _covers(ROOT, base):
+                continue
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                # ``from pkg import submodule`` imports the submodule
+                found.add(sub if sub in modules else base)
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", "")) == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and _covers(ROOT, str(node.args[0].value))
+        ):
+            found.add(str(node.args[0].value))
+    return {m for m in found if m != this}
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = all_modules()
+    return {name: imports_of(path, modules) for name, path in modules.items()}
+
+
+def test_every_module_has_a_layer():
+    missing = [m for m in all_modules() if m != ROOT and layer_of(m) is None]
+    assert not missing, f"place these modules in tests/test_layers.py LAYERS: {missing}"
+
+
+def test_imports_point_down_and_never_at_the_root():
+    upward = []
+    for module, targets in import_graph().items():
+        if module == ROOT:  # the public facade re-exports from every layer below it
+            continue
+        mine = layer_of(module)
+        for target in sorted(targets):
+            if target == ROOT:
+                upward.append(f"{module} imports the package root (import the module instead)")
+                continue
+            theirs = layer_of(target)
+            assert mine is not None and theirs is not None, (module, target)
+            if theirs > mine:
+                upward.append(f"{module} (layer {mine}) imports {target} (layer {theirs})")
+    assert not upward, "upward imports:\n" + "\n".join(upward)
+
+
+def test_algorithms_never_import_the_application_layers():
+    bad = [
+        f"{m} imports {t}"
+        for m, targets in import_graph().items()
+        if not any(_covers(a, m) for a in APPLICATION) and m != ROOT
+        for t in targets
+        if any(_covers(a, t) for a in APPLICATION)
+    ]
+    assert not bad, "\n".join(bad)
+
+
+def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Tarjan's strongly connected components with more than one module (or a self-loop)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+    counter = [0]
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1 or v in graph.get(v, ()):
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_cycles():
+    cycles = strongly_connected(import_graph())
+    assert not cycles, f"import cycles: {cycles}"
+
+
+@pytest.mark.parametrize(
+    "graph, expected",
+    [
+        ({"a": {"b"}, "b": {"a"}}, [["a", "b"]]),
+        ({"a": {"b"}, "b": {"c"}, "c": set()}, []),
+        ({"a": {"a"}}, [["a"]]),
+        ({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}, [["a", "b", "c"]]),
+    ],
+)
+def test_cycle_finder_finds_cycles(graph, expected):
+    assert strongly_connected(graph) == expected
+
+
+def test_the_parser_sees_lazy_and_relative_imports(tmp_path, monkeypatch):
+    pkg = tmp_path / ROOT / "sub"
+    pkg.mkdir(parents=True)
+    (tmp_path / ROOT / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "low.py").write_text("")
+    (pkg / "high.py").write_text(
+        "def f():\n    from altmarl.cli import main\n\nfrom . import low\nfrom .. import errors\n"
+        "importlib.import_module('altmarl.experiments')\n"
+    )
+    monkeypatch.setattr(f"{__name__}.SRC", tmp_path)
+    mods = all_modules()
+    got = imports_of(pkg / "high.py", mods)
+    assert got == {"altmarl.cli", "altmarl.sub.low", "altmarl", "altmarl.experiments"}
