@@ -293,7 +293,7 @@ def test_a_proposal_equal_to_the_current_pair_ties_exactly_under_update():
 
     class _SameLocal:
         def best_response(self, game, global_policy, k, *, local_policy=None, seed=0):
-            return LLearnResult(local_policy, OracleInfo(value=0.0))
+            return LLearnResult(local_policy, OracleInfo())
 
     cfg = AlternatingConfig(
         k=K, n=40, eps_tol=1e-9, update_rollouts=10, update_horizon=10, alternations=3,
@@ -332,36 +332,41 @@ def test_standard_parameterization_trains_the_mean_field_pair():
     assert [r.decision for r in res.history] == [r.decision for r in mf.history]
 
 
+class _RecordingGLearn:
+    """The real G-LEARN oracle, recording the warm start it was given and the Q it returned."""
+
+    def __init__(self, **kw):
+        from altmarl.glearn import GLearnOracle
+
+        self.oracle = GLearnOracle(**kw)
+        self.calls: list[tuple[np.ndarray | None, np.ndarray, int]] = []
+
+    def best_response(self, game, local_policy, k, *, global_policy=None, seed=0, previous=None):
+        res = self.oracle.best_response(game, local_policy, k, seed=seed, previous=previous)
+        q0 = None if previous is None else previous.q
+        self.calls.append((q0, res.q, res.info.iterations))
+        return res
+
+
 @pytest.mark.parametrize("warm_start", [True, False])
-def test_warm_start_feeds_the_last_q_to_the_next_glearn_call(warm_start, monkeypatch):
+def test_warm_start_feeds_the_last_q_to_the_next_glearn_call(warm_start):
     """warm_start=True starts each G-LEARN call from the previous call's Q (the fixed point
     moves little between calls); warm_start=False starts every call from Q = 0. The fixed
     point does not depend on the start: both end with the same pair."""
-    from altmarl.glearn import oracle as glearn_oracle
-
     script = [(10 + 2 * i, 12 + 2 * i) for i in range(6)]  # every proposal is accepted
-    calls: list[tuple[np.ndarray | None, np.ndarray]] = []
-    real = glearn_oracle.glearn
-
-    def recording(*args, q0=None, **kw):
-        res = real(*args, q0=q0, **kw)
-        calls.append((q0, res.q))
-        return res
-
-    monkeypatch.setattr(glearn_oracle, "glearn", recording)
 
     def run(warm):
-        calls.clear()
-        cfg = AlternatingConfig(k=K, n=10, eps_tol=0.5, alternations=3, m=10, tol=1e-10,
-                                warm_start=warm)  # fmt: skip
+        oracle = _RecordingGLearn(m=10, tol=1e-10)
+        cfg = AlternatingConfig(k=K, n=10, eps_tol=0.5, alternations=3, warm_start=warm)
         driver = AlternatingMARL(
-            GAME, cfg, local_oracle=_ScriptedLocal(), evaluator=_ScriptedEvaluator(script)
-        )
-        return driver.run(progress=False), list(calls)
+            GAME, cfg, global_oracle=oracle, local_oracle=_ScriptedLocal(),
+            evaluator=_ScriptedEvaluator(script),
+        )  # fmt: skip
+        return driver.run(progress=False), oracle.calls
 
-    res, seen = run(warm_start)
-    assert len(seen) == 3 and seen[0][0] is None
-    for (_, q_prev), (q0, _) in itertools.pairwise(seen):
+    res, calls = run(warm_start)
+    assert len(calls) == 3 and calls[0][0] is None
+    for (_, q_prev, _), (q0, _, _) in itertools.pairwise(calls):
         if warm_start:
             assert q0 is not None and np.array_equal(q0, q_prev)
         else:

@@ -65,11 +65,13 @@ def test_there_are_examples():
     assert ROOT / "examples" / "custom_game.py" in EXAMPLES
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_example_runs(path, run_example):
     assert run_example(path).stdout.strip(), f"examples/{path.name} printed nothing"
 
 
+@pytest.mark.slow
 def test_custom_game_example_certifies_a_shrinking_gap(run_example):
     proc = run_example(ROOT / "examples" / "custom_game.py")
     rows = [line.split() for line in proc.stdout.splitlines()[1:]]

@@ -32,6 +32,7 @@ from altmarl.alternating.evaluators import (
 )
 from altmarl.alternating.global_steps import (
     CONSERVATIVE_FRACTIONS,
+    ColdStart,
     ReusedAnswer,
     Safeguarded,
     safeguard_candidates,
@@ -64,6 +65,7 @@ __all__ = [
     "AlternatingMARL",
     "AlternatingResult",
     "Alternation",
+    "ColdStart",
     "Estimate",
     "ExactEvaluator",
     "GlobalMove",

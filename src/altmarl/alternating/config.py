@@ -32,7 +32,8 @@ class AlternatingConfig:
     reuse_global_response : when the local policy has not changed since the last G-LEARN
         call, take that call's ``Qhat`` again
         (:class:`~altmarl.alternating.global_steps.ReusedAnswer`).
-    warm_start : G-LEARN starts value iteration from the run's previous ``Qhat``.
+    warm_start : G-LEARN starts value iteration from the run's previous ``Qhat``
+        (``False``: :class:`~altmarl.alternating.global_steps.ColdStart`).
     """
 
     k: int

@@ -8,6 +8,8 @@
   judges. A superset of candidates can only raise the proposal's value, so Lemma D.15's
   potential argument is unchanged. It guards against G-LEARN's ``k``-agent surrogate
   rewarding a policy that chases the noise of a small fresh sample (docs/design.md).
+* :class:`ColdStart` -- the oracle never sees the run's previous answer (G-LEARN starts
+  value iteration from ``Q = 0`` at every call: ``warm_start=False``).
 * :class:`ReusedAnswer` -- when the local policy has not changed since the run's last global
   answer, return that answer's greedy policy again (eq. 20, ties broken afresh) instead of
   drawing a new empirical operator: both are G-LEARN answers to the same question with the
@@ -97,6 +99,28 @@ class Safeguarded:
             policy = policy.to_mean_field()
         extra = safeguard_candidates(game, global_policy, policy, res.q)
         return replace(res, alternatives=(*res.alternatives, *extra))
+
+
+@dataclass(frozen=True)
+class ColdStart:
+    """A :class:`~altmarl.oracles.GlobalOracle` that withholds the previous answer from
+    ``inner`` (no warm start); the run still remembers it for :class:`ReusedAnswer`."""
+
+    inner: GlobalOracle
+
+    def best_response(
+        self,
+        game: TabularGame,
+        local_policy: LocalPolicy,
+        k: int,
+        *,
+        global_policy: GlobalPolicy | None = None,
+        seed: Seed = 0,
+        previous: PreviousAnswer | None = None,
+    ) -> GLearnResult[GlobalPolicy]:
+        return self.inner.best_response(
+            game, local_policy, k, global_policy=global_policy, seed=seed, previous=None
+        )
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import numpy as np
 from altmarl.alternating.config import AlternatingConfig
 from altmarl.alternating.driver import Alternation, RunState, Schedule
 from altmarl.alternating.evaluators import ExactEvaluator, PairEvaluator, RolloutEvaluator
-from altmarl.alternating.global_steps import ReusedAnswer, Safeguarded
+from altmarl.alternating.global_steps import ColdStart, ReusedAnswer, Safeguarded
 from altmarl.alternating.history import HistoryRow
 from altmarl.alternating.moves import GlobalMove, LocalMove
 from altmarl.alternating.rundir import RunDirectory
@@ -74,12 +74,11 @@ def final_seed(config: AlternatingConfig) -> np.random.SeedSequence:
 
 
 def default_global_oracle(config: AlternatingConfig) -> GlobalOracle:
-    """G-LEARN with the configuration's ``m``, parameterization, tolerance and warm start."""
+    """G-LEARN with the configuration's ``m``, parameterization and tolerance."""
     return GLearnOracle(
         m=config.m,
         parameterization=config.parameterization,  # type: ignore[arg-type]
         tol=config.tol,
-        warm_start=config.warm_start,
     )
 
 
@@ -117,6 +116,8 @@ class AlternatingMARL:
         self.game = game
         self.config = config
         oracle = global_oracle or default_global_oracle(config)
+        if not config.warm_start:
+            oracle = ColdStart(oracle)
         if config.reuse_global_response:
             oracle = ReusedAnswer(oracle)
         if config.global_candidates == "safeguarded":

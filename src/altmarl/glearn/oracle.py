@@ -131,8 +131,9 @@ def glearn(
 class GLearnOracle:
     """G-LEARN as a :class:`~altmarl.oracles.GlobalOracle` (configuration only).
 
-    warm_start : start value iteration from the run's previous ``Qhat`` (any local policy:
-        only the starting point changes, not the fixed point or its certificate).
+    Value iteration starts from the run's previous ``Qhat`` when there is one (a warm start:
+    only the starting point changes, not the fixed point or its certificate);
+    :class:`~altmarl.alternating.global_steps.ColdStart` withholds it.
     """
 
     m: int | None = DEFAULT_M
@@ -143,7 +144,6 @@ class GLearnOracle:
     anderson: int = 5
     sampling: Sampling = "common"
     reward_sampler: RewardSampler | None = None
-    warm_start: bool = True
 
     def best_response(
         self,
@@ -155,7 +155,7 @@ class GLearnOracle:
         seed: Seed = 0,
         previous: PreviousAnswer | None = None,
     ) -> GLearnResult[GlobalPolicy]:
-        q0 = previous.q if (self.warm_start and previous is not None) else None
+        q0 = previous.q if previous is not None else None
         return glearn(
             game,
             local_policy,
