@@ -35,7 +35,7 @@ GAME = sticky_two_zones(0)
 CONFIG = AlternatingConfig(
     k=2,
     n=4,
-    alternations=3,
+    alternations=2,
     order=("global", "local"),
     evaluation="exact",
     m=None,
@@ -113,7 +113,7 @@ def reference(tmp_path_factory):
         result = AlternatingMARL(GAME, CONFIG).run(
             run, progress=False, on_step=lambda step: marks.append(counter.calls)
         )
-    assert len(result.history) == 6 and len(marks) == 6  # stop_rule="never": 3 x 2 steps
+    assert len(result.history) == 4 and len(marks) == 4  # stop_rule="never": 2 x 2 steps
     return _outcome(run, result), marks, counter.kinds
 
 
@@ -152,16 +152,17 @@ def test_resume_after_the_last_checkpoint_finishes_the_run(reference, tmp_path, 
 def test_checkpoint_layout_and_view(tmp_path):
     run = tmp_path / "run"
     AlternatingMARL(GAME, CONFIG).run(run, progress=False)
-    assert os.readlink(run / CURRENT) == f"{STEPS_DIR}/000006"
-    assert sorted(p.name for p in (run / STEPS_DIR).iterdir()) == ["000006"]
+    assert os.readlink(run / CURRENT) == f"{STEPS_DIR}/000004"
+    assert sorted(p.name for p in (run / STEPS_DIR).iterdir()) == ["000004"]
     for name in ("policy", "history.csv", "state.json"):
         assert os.readlink(run / name) == f"{CURRENT}/{name}"
     state = json.loads((run / "state.json").read_text())
-    assert state["step"] == 6 and state["finished"] is True
+    assert state["step"] == 4 and state["finished"] is True
     meta = json.loads((run / "policy" / "meta.json").read_text())
-    assert meta["step"] == 6
-    assert json.loads((run / "result.json").read_text())["proposals"] == 6
+    assert meta["step"] == 4
+    assert json.loads((run / "result.json").read_text())["proposals"] == 4
     assert owning_run(run / "policy") == run.resolve()
+    assert owning_run(run) == run.resolve()
     assert owning_run(tmp_path) is None
 
 

@@ -339,10 +339,12 @@ class RunDirectory:
 
 
 def owning_run(path: Path) -> Path | None:
-    """The run directory whose checkpoint ``path`` is or lies in (``RUN/policy``,
-    ``RUN/steps/...``; a 0.1 run's ``policy/``), or ``None``."""
+    """The run directory that ``path`` is, or whose checkpoint it is or lies in
+    (``RUN/policy``, ``RUN/steps/...``; a 0.1 run's ``policy/``), or ``None``."""
     path = Path(path)
     resolved = path.resolve()
+    if RunDirectory(resolved).exists():
+        return resolved
     for parent in (resolved, *resolved.parents):
         if parent.name == STEPS_DIR and (parent.parent / CONFIG_FILE).is_file():
             return parent.parent
