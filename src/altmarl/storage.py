@@ -97,7 +97,13 @@ def point_link(link: Path, target: str) -> None:
     tmp = link.with_name(f".{link.name}.tmp")
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
-    _symlink(target, tmp)
+    try:
+        _symlink(target, tmp)
+    except OSError as exc:
+        raise RunDirectoryError(
+            f"{link.parent}: cannot create a symbolic link there ({exc}); use a directory "
+            "on a local filesystem"
+        ) from None
     _rename(tmp, link)
     fsync_dir(link.parent)
 
@@ -128,11 +134,18 @@ def lock_directory(path: Path, flag: str = "--out") -> Iterator[Path]:
     if fcntl is None:  # pragma: no cover - Windows
         yield path
         return
-    fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise RunDirectoryError(f"{flag} {path}: cannot write there ({exc})") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        except OSError as exc:
+            if not isinstance(exc, BlockingIOError):
+                raise RunDirectoryError(
+                    f"{flag} {path}: cannot lock the directory ({exc})"
+                ) from None
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
             who = f" (pid {holder})" if holder.isdigit() else ""
             raise DirectoryInUseError(
