@@ -103,6 +103,7 @@ SHRINK: tuple[tuple[str, str], ...] = (
     (r"^python benchmarks/bench_glearn\.py\b", "--k 5"),
     (r"^python benchmarks/bench_llearn\.py\b", "--quick"),
     (r"^python benchmarks/bench_train\.py\b", "--k-values 1 --n 100"),
+    (r"^python benchmarks/bench_checkpoint\.py\b", "--k-values 2 --repeats 1"),
 )
 
 #: (pattern on a command or Python block, modules it needs, the extra that provides them).
