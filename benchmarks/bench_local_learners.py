@@ -106,7 +106,7 @@ def main() -> None:
                     "k": k,
                     "seed": seed,
                     "algo": algo,
-                    **run_one(k, seed, algo, args.alternations),
+                    **run_one(k, seed, algo, args),
                 }
                 with path.open("a", newline="") as f:
                     csv.DictWriter(f, FIELDS).writerow(row)

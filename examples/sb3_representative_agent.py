@@ -23,7 +23,7 @@ from altmarl.policies import GlobalPolicy
 from altmarl.scenarios import warehouse
 
 SMALL = bool(os.environ.get("ALTMARL_EXAMPLE_SMALL"))
-steps, episodes = (2048, 20) if SMALL else (20_000, 100)
+steps, episodes = (1024, 10) if SMALL else (20_000, 100)
 torch.set_num_threads(1)  # small networks: one thread is as fast
 
 game, k = warehouse(), 5

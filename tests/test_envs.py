@@ -200,6 +200,18 @@ def test_representative_agent_with_k_equal_n_sees_itself_and_earns_its_r_l():
         assert game.r_g[s_g, 1] <= info["stage_reward"] <= game.r_g[s_g, 1] + game.rl_max
 
 
+def test_representative_agent_and_the_others_move_with_the_current_global_state():
+    game = follow_global_game()  # s_g' = a_g; every agent jumps to the CURRENT s_g
+    for seed in range(3):
+        env = RepresentativeAgentEnv(game, n=5, k=5, global_policy=_constant(game, 1, 5))
+        obs, _ = env.reset(seed=seed)
+        s_l0, s_g0 = int(obs[0]), int(obs[1])
+        obs, r, *_ = env.step(1)
+        assert tuple(obs) == (s_g0, 1) and r == s_l0 + 1  # r_l = s_l + a_l
+        _, _, _, _, info = env.step(0)
+        assert np.array_equal(info["subsample_counts"], 5 * np.eye(3, dtype=int)[s_g0])
+
+
 def test_representative_agent_playing_pi_l_is_online_execution():
     # The agent following the population's policy makes the system plain online execution:
     # the discounted stage return must agree with evaluate (counts simulator) within Z SE.

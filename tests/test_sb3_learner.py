@@ -41,9 +41,14 @@ class Stay:
 
 
 def _nets(seed: int = 0):
+    """Fresh networks, the robot policy made far from uniform (so a proposal that did not
+    start from it would be far from it)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return DispatcherNet(), LocalPolicyNet(), CriticNet()
+        dispatcher, policy, critic = DispatcherNet(), LocalPolicyNet(), CriticNet()
+    with torch.no_grad():
+        policy.body[4].weight.mul_(100.0)
+    return dispatcher, policy, critic
 
 
 def test_vecenv_is_online_execution_of_the_robots():
