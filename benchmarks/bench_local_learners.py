@@ -9,8 +9,10 @@ with each learner from the same seed (same initial networks, same evaluation epi
 evaluates the pair on 50 episodes shared with the uniform-random baseline. One row per run
 goes to ``OUT/runs.csv`` (resumable: finished runs are skipped); the table printed at the end
 gives, per (k, learner), the mean +- std over seeds of the discounted return, the mode
-accuracy, and the wall and CPU (process) seconds per training run. Wall seconds on a shared
-machine are inflated by the other processes' load; CPU seconds are not.
+accuracy, and the wall and CPU (process) seconds per training run, then the paired difference
+of the returns (same seed, same initial networks and evaluation episodes) with its standard
+error. Wall seconds on a shared machine are inflated by the other processes' load; CPU
+seconds are not.
 """
 
 from __future__ import annotations
@@ -70,7 +72,23 @@ def table(rows: list[dict[str, str]]) -> str:
                 f"{col('baseline_value').mean():>8.1f} {a.mean():>7.3f} +- {a.std():<5.3f}"
                 f"{col('wall_s').mean():>10.1f} {col('cpu_s').mean():>9.1f}"
             )
+        paired = _paired_difference(rows, k)
+        if paired is not None:
+            d, se, m = paired
+            lines.append(
+                f"{k:>4} {'sb3 - trpo':>10} paired over {m} seeds: {d:+.1f} +- {se:.1f} (1 se)"
+            )
     return "\n".join(lines)
+
+
+def _paired_difference(rows: list[dict[str, str]], k: int) -> tuple[float, float, int] | None:
+    """Mean and standard error of ``value(sb3-trpo) - value(trpo)`` over the seeds both ran."""
+    by = {(r["algo"], int(r["seed"])): float(r["value"]) for r in rows if int(r["k"]) == k}
+    seeds = sorted(s for a, s in by if a == "trpo" and ("sb3-trpo", s) in by)
+    if len(seeds) < 2:
+        return None
+    d = np.array([by["sb3-trpo", s] - by["trpo", s] for s in seeds])
+    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d))), len(d)
 
 
 def main() -> None:

@@ -221,7 +221,8 @@ class RobotActorCritic(ActorCriticPolicy):
     """SB3's actor-critic whose actor is ``LocalPolicyNet`` and critic ``CriticNet``."""
 
     def _build_mlp_extractor(self) -> None:
-        self.mlp_extractor = _RobotExtractor()
+        # SB3 types the attribute as its MlpExtractor; ours has the same interface
+        self.mlp_extractor = _RobotExtractor()  # type: ignore[assignment]
 
     def actor_layers(self) -> list[nn.Linear]:
         """The actor's three linear layers, in ``LocalPolicyNet.body`` order."""
@@ -245,7 +246,7 @@ def _copy_layers(src: list[nn.Linear], dst: list[nn.Linear]) -> None:
         b.bias.copy_(a.bias)
 
 
-def _params(layers: list[nn.Linear]) -> list[nn.Parameter]:
+def _params(layers: list[nn.Linear]) -> list[torch.Tensor]:
     return [p for layer in layers for p in (layer.weight, layer.bias)]
 
 
