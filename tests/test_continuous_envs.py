@@ -81,8 +81,10 @@ def test_representative_robot_is_registered_and_passes_check_env_without_warning
     env.step(0)
     frame = env.render()
     assert frame.dtype == np.uint8 and frame.shape == (96, 160, 3)
+    from altmarl.continuous.gym_env import RepresentativeRobotEnv
+
     with pytest.raises(AltmarlError, match="render_mode"):
-        gym.make("altmarl/RepresentativeRobot-v0", render_mode="ansi")
+        RepresentativeRobotEnv(render_mode="ansi")
 
 
 def test_trained_run_in_the_parallel_env_matches_simulate(tmp_path):

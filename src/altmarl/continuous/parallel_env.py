@@ -14,7 +14,8 @@ Agents ``"global"`` (the dispatcher) and ``"local_0" .. "local_{n-1}"`` (the rob
 
 Rewards: the game is cooperative, so EVERY agent receives the common stage reward ``r``; a
 robot's own ``r_l`` (which can be negative: the movement cost) is in its info
-(``"local_reward"``). Episodes are truncated after the warehouse's ``horizon`` steps. The
+(``"local_reward"``), the robots' 5-bin counts at the step's start in the dispatcher's
+(``"bin_counts"``). Episodes are truncated after the warehouse's ``horizon`` steps. The
 random draws come from a torch generator seeded from ``reset(seed=...)``.
 
 :class:`NetworkActors` runs a trained pair (a continuous run directory) inside the environment;

@@ -13,7 +13,9 @@ Agents ``"global"`` and ``"local_0" .. "local_{n-1}"``. Every step:
 
 Rewards: the game is cooperative (every player's payoff is the common value ``V``, SPEC §2),
 so EVERY agent receives the common stage reward ``r(s, a)``; a local agent's own term
-``r_l(s_i, s_g, a_i)`` is in its info (``"local_reward"``). Episodes are truncated after
+``r_l(s_i, s_g, a_i)`` is in its info (``"local_reward"``), and the global agent's info holds
+the counts of all ``n`` local states the step started from (``"counts"``: the true population
+histogram, whose mode a dispatcher is judged against). Episodes are truncated after
 ``horizon`` steps (all agents at once); nothing terminates. All randomness comes from one
 ``numpy.random.Generator`` seeded by ``reset(seed=...)``.
 
