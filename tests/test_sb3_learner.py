@@ -130,3 +130,20 @@ def test_training_runs_the_sb3_learner(tmp_path):
 def test_cli_lists_sb3_trpo_when_the_learner_is_misspelt(cli, tmp_path):
     code, _, err = cli("reproduce", "continuous", "--local-algo", "sb3", "--out", str(tmp_path))
     assert code == 2 and "sb3-trpo" in err
+
+
+def test_a_missing_stable_baselines3_is_one_clear_error(cli, tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "sb3_contrib" else real(name, *a),
+    )
+    # a small protocol, so that a regression (the error surfacing in the jobs) stays quick
+    small = ["--k-values", "1", "--seeds", "1", "--alternations", "1", "--n", "10", "--horizon",
+             "5", "--rollouts", "1", "--eval-episodes", "1", "--workers", "1"]  # fmt: skip
+    code, _, err = cli("reproduce", "continuous", *small, "--local-algo", "sb3-trpo", "--out",
+                       str(tmp_path))  # fmt: skip
+    assert code == 2 and "pip install 'altmarl[deep]'" in err and "Traceback" not in err
