@@ -38,7 +38,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("altmarl.game", "altmarl.rewards", "altmarl.theory"),
     ("altmarl.laws", "altmarl.scenarios", "altmarl.policies"),
     ("altmarl.policy_dir", "altmarl.simulate", "altmarl.exact", "altmarl.oracles"),
-    ("altmarl.glearn", "altmarl.llearn", "altmarl.certify", "altmarl.baselines"),
+    ("altmarl.glearn", "altmarl.llearn", "altmarl.certify", "altmarl.baselines", "altmarl.envs"),
     ("altmarl.alternating",),
     ("altmarl.training", "altmarl.continuous"),
     ("altmarl.experiments",),
