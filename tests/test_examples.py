@@ -8,8 +8,9 @@ directory, with the environment variable ``ALTMARL_EXAMPLE_SMALL=1`` and a timeo
 about 10 seconds at its documented size reads ``ALTMARL_EXAMPLE_SMALL`` and, when it is set,
 shrinks its sizes (fewer ``k``, rollouts, alternations) and prints the same kind of output;
 ``custom_game.py`` is small already and ignores it. An example that needs an optional extra
-(torch, gymnasium, ray) is skipped when the import fails. Claims an example's docstring or the
-README makes about its output get a test of their own below, on the same (cached) run.
+(torch, gymnasium, ray, pettingzoo, stable-baselines3) is skipped when the import fails.
+Claims an example's docstring or the README makes about its output get a test of their own
+below, on the same (cached) run.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 TIMEOUT = 120
 #: Modules of the optional extras; an example failing to import one of them is skipped.
-OPTIONAL = ("torch", "gymnasium", "ray")
+OPTIONAL = ("torch", "gymnasium", "ray", "pettingzoo", "stable_baselines3", "sb3_contrib")
 
 
 @functools.cache

@@ -66,6 +66,7 @@ def train_and_compare(
     run_dir: str | Path | None = None,
     *,
     resume: bool = False,
+    allow_other_game: bool = False,
     baselines: bool = True,
     record: bool = False,
     progress: bool | None = None,
@@ -81,7 +82,11 @@ def train_and_compare(
 
     wanted = baselines and config.evaluation == "rollouts"
     result = AlternatingMARL(game, config).run(
-        run_dir, resume=resume, progress=progress, report=report if wanted else None
+        run_dir,
+        resume=resume,
+        allow_other_game=allow_other_game,
+        progress=progress,
+        report=report if wanted else None,
     )
     if wanted and "base" not in found:
         found["base"] = compare_with_baselines(game, config, result)

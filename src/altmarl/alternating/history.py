@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from altmarl.storage import atomic_write
 
 #: The columns of ``history.csv``, in order.
 HISTORY_FIELDS = (
@@ -83,22 +86,24 @@ def _fmt(v: Any) -> Any:
     return repr(float(v)) if isinstance(v, float | np.floating) else v
 
 
+def format_history(history: Iterable[HistoryRow], extra_fields: tuple[str, ...] = ()) -> str:
+    """The text of ``history.csv``; ``extra_fields`` adds columns read from each row's
+    ``details``."""
+    buf = io.StringIO()
+    columns = (*HISTORY_FIELDS, *extra_fields)
+    writer = csv.DictWriter(buf, fieldnames=columns)
+    writer.writeheader()
+    for row in history:
+        values = {**row.as_dict(), **{k: row.details.get(k, "") for k in extra_fields}}
+        writer.writerow({k: _fmt(values[k]) for k in columns})
+    return buf.getvalue()
+
+
 def write_history(
     path: Path, history: Iterable[HistoryRow], extra_fields: tuple[str, ...] = ()
 ) -> None:
-    """Write ``history.csv`` (atomically: a temporary file, then a rename).
-
-    ``extra_fields`` adds columns read from each row's ``details``.
-    """
-    tmp = path.with_name(path.name + ".tmp")
-    columns = (*HISTORY_FIELDS, *extra_fields)
-    with tmp.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns)
-        writer.writeheader()
-        for row in history:
-            values = {**row.as_dict(), **{k: row.details.get(k, "") for k in extra_fields}}
-            writer.writerow({k: _fmt(values[k]) for k in columns})
-    tmp.replace(path)
+    """Write ``history.csv`` atomically (:func:`~altmarl.storage.atomic_write`)."""
+    atomic_write(path, format_history(history, extra_fields))
 
 
 def read_history(path: Path) -> list[HistoryRow]:

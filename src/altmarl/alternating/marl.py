@@ -21,7 +21,12 @@ import numpy as np
 from altmarl.alternating.config import AlternatingConfig
 from altmarl.alternating.driver import Alternation, RunState, Schedule
 from altmarl.alternating.evaluators import ExactEvaluator, PairEvaluator, RolloutEvaluator
-from altmarl.alternating.global_steps import ColdStart, ReusedAnswer, Safeguarded
+from altmarl.alternating.global_steps import (
+    CONSERVATIVE_FRACTIONS,
+    ColdStart,
+    ReusedAnswer,
+    Safeguarded,
+)
 from altmarl.alternating.history import HistoryRow
 from altmarl.alternating.moves import GlobalMove, LocalMove
 from altmarl.alternating.rundir import RunDirectory
@@ -30,7 +35,9 @@ from altmarl.errors import AltmarlError
 from altmarl.exact import exact_value
 from altmarl.game import TabularGame
 from altmarl.glearn import GLearnOracle
+from altmarl.glearn.operator import glearn_bytes, operator_space
 from altmarl.llearn import make_oracle
+from altmarl.memory import check_memory
 from altmarl.oracles import GlobalOracle, LocalOracle
 from altmarl.policies import GlobalPolicy, LocalPolicy
 from altmarl.simulate import evaluate
@@ -90,6 +97,31 @@ def default_evaluator(config: AlternatingConfig) -> PairEvaluator:
     )
 
 
+def run_bytes(game: TabularGame, config: AlternatingConfig) -> int:
+    """Bytes a training run holds at once, estimated before it starts: G-LEARN's tables
+    (:func:`~altmarl.glearn.operator.glearn_bytes`), the previous ``Qhat`` it keeps, and the
+    global policy tables alive during a step (the pair, the proposal and UPDATE's candidates:
+    the conservative versions and the ``|A_g|`` constant dispatchers)."""
+    c = config
+    X = operator_space(c.k, game.num_sl, c.parameterization).size
+    tables = 3 + len(CONSERVATIVE_FRACTIONS) + game.num_ag
+    return (
+        glearn_bytes(game, c.k, c.m, c.parameterization)
+        + game.num_sg * X * game.num_ag * 8
+        + tables * game.num_sg * X * 8
+    )
+
+
+def check_run_memory(game: TabularGame, config: AlternatingConfig) -> None:
+    """Refuse (before anything is allocated) a run whose tables exceed the memory budget."""
+    check_memory(
+        run_bytes(game, config),
+        f"a training run at k={config.k} (G-LEARN's tables and the policy tables, "
+        f"m={config.m}, {config.parameterization})",
+        hint="lower k or m",
+    )
+
+
 class AlternatingMARL:
     """Algorithm 14 on a tabular game with pluggable oracles.
 
@@ -113,6 +145,7 @@ class AlternatingMARL:
         evaluator: PairEvaluator | None = None,
     ) -> None:
         config.validate(game)
+        check_run_memory(game, config)
         self.game = game
         self.config = config
         oracle = global_oracle or default_global_oracle(config)
@@ -157,32 +190,49 @@ class AlternatingMARL:
         run_dir: str | Path | None = None,
         *,
         resume: bool = False,
+        allow_other_game: bool = False,
         progress: bool | None = None,
         on_step: Callable[[int], None] | None = None,
         report: Callable[[AlternatingResult], dict[str, Any]] | None = None,
     ) -> AlternatingResult:
         """Run Algorithm 14; with ``run_dir``, checkpoint after every proposal.
 
-        ``resume=True`` continues the run found in ``run_dir`` (its config must match).
-        ``on_step(step)`` is called after each checkpoint (tests use it to interrupt).
-        ``report(result)`` returns further numbers for ``result.json`` (e.g. baselines),
-        which is then written once, atomically.
+        ``resume=True`` continues the run found in ``run_dir`` (its config and game must
+        match; ``allow_other_game`` accepts another game). The run holds ``run_dir``'s lock
+        throughout, so a second writer is refused. ``on_step(step)`` is called after each
+        checkpoint (tests use it to interrupt). ``report(result)`` returns further numbers
+        for ``result.json`` (e.g. baselines), which is then written once, atomically.
         """
+        if run_dir is None:
+            return self._run(None, resume, allow_other_game, progress, on_step, report)
+        directory = RunDirectory(Path(run_dir))
+        with directory.lock():
+            return self._run(directory, resume, allow_other_game, progress, on_step, report)
+
+    def _run(
+        self,
+        directory: RunDirectory | None,
+        resume: bool,
+        allow_other_game: bool,
+        progress: bool | None,
+        on_step: Callable[[int], None] | None,
+        report: Callable[[AlternatingResult], dict[str, Any]] | None,
+    ) -> AlternatingResult:
         t0 = time.perf_counter()
         c, game = self.config, self.game
-        directory = RunDirectory(Path(run_dir)) if run_dir is not None else None
         state = RunState(*self.initial_pair())
         if directory is not None:
-            if resume and directory.exists():
-                directory.check_config(c.to_json())
-                state = directory.load(game)
-            elif directory.exists():
+            if not directory.exists():
+                directory.start(c.to_json(), game)
+            elif not resume:
                 raise AltmarlError(
                     f"--out {directory.root} already holds a run; pass --resume to continue "
                     "it or choose another directory"
                 )
             else:
-                directory.start(c.to_json(), game)
+                directory.check_config(c.to_json(), game, allow_other_game=allow_other_game)
+                loaded = directory.load(game, c.to_json(), allow_other_game=allow_other_game)
+                state = state if loaded is None else loaded
         elapsed0 = state.seconds
 
         def checkpoint(s: RunState) -> None:

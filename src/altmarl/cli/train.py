@@ -7,6 +7,7 @@ import itertools
 from pathlib import Path
 
 from altmarl.cli._common import (
+    add_allow_other_game,
     add_game_args,
     big_int,
     check_k_n,
@@ -82,6 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=nonneg_int, default=0)
     p.add_argument("--out", type=Path, required=True, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    add_allow_other_game(p)
     p.add_argument(
         "--no-baselines",
         action="store_true",
@@ -116,7 +118,12 @@ def run(args: argparse.Namespace) -> int:
         tol=args.tol,
     )
     report = train_and_compare(
-        game, config, args.out, resume=args.resume, baselines=not args.no_baselines
+        game,
+        config,
+        args.out,
+        resume=args.resume,
+        allow_other_game=args.allow_other_game,
+        baselines=not args.no_baselines,
     )
     out = report.summary(game, config)
     lo, hi = out["value_ci"]

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from altmarl.counts import MAX_POPULATION
 from altmarl.errors import AltmarlError
 from altmarl.experiments.figures import warehouse_figures
 from altmarl.experiments.results import policy_dir
 from altmarl.experiments.sweep import Job, sweep_study
+
+if TYPE_CHECKING:
+    from altmarl.alternating import AlternatingConfig
 
 FIELDNAMES = (
     "value",
@@ -39,10 +43,7 @@ FIELDNAMES = (
 
 @dataclass(frozen=True)
 class WarehouseStudy:
-    """The protocol (defaults: SPEC §7 G.1; ``order`` and ``eps_tol`` documented in docs/).
-
-    ``scenario`` names the built-in tabular scenario (:func:`altmarl.scenarios.get_scenario`).
-    """
+    """The protocol (defaults: SPEC §7 G.1; ``order`` and ``eps_tol`` documented in docs/)."""
 
     k_values: tuple[int, ...] = tuple(range(1, 51))
     seeds: int = 15
@@ -68,7 +69,7 @@ class WarehouseStudy:
     def validate(self) -> None:
         from altmarl.scenarios import get_scenario
 
-        get_scenario(self.scenario)  # an unknown name is an AltmarlError naming --scenario
+        game = get_scenario(self.scenario)  # an unknown name: an AltmarlError naming --scenario
         if not self.k_values:
             raise AltmarlError("--k-values is empty")
         if min(self.k_values) < 1 or max(self.k_values) > self.n:
@@ -79,6 +80,12 @@ class WarehouseStudy:
         for name in ("seeds", "rollouts", "horizon", "alternations", "update_rollouts"):
             if getattr(self, name) < 1:
                 raise AltmarlError(f"--{name} {getattr(self, name)} must be >= 1")
+        if self.n > MAX_POPULATION:
+            raise AltmarlError(f"--n {self.n} is over 10**18, the largest population supported")
+        # the costliest job must fit before any job starts (a job's failure comes too late)
+        from altmarl.alternating.marl import check_run_memory
+
+        check_run_memory(game, job_config(self.jobs()[0].params))
 
     def jobs(self) -> list[Job]:
         base = {key: val for key, val in asdict(self).items() if key not in ("k_values", "seeds")}
@@ -101,14 +108,11 @@ class WarehouseStudy:
         return d
 
 
-def warehouse_job(params: dict[str, Any]) -> dict[str, Any]:
-    """Train at ``(k, seed)`` and evaluate; a top-level function so workers can import it."""
+def job_config(params: dict[str, Any]) -> AlternatingConfig:
+    """The training configuration of one job."""
     from altmarl.alternating import AlternatingConfig
-    from altmarl.scenarios import get_scenario
-    from altmarl.training import train_and_compare
 
-    game = get_scenario(params.get("scenario", "warehouse"))
-    cfg = AlternatingConfig(
+    return AlternatingConfig(
         k=int(params["k"]),
         n=int(params["n"]),
         alternations=int(params["alternations"]),
@@ -125,7 +129,15 @@ def warehouse_job(params: dict[str, Any]) -> dict[str, Any]:
         global_candidates=params["global_candidates"],
         reuse_global_response=bool(params["reuse_global_response"]),
     )
-    report = train_and_compare(game, cfg, record=True, progress=False)
+
+
+def warehouse_job(params: dict[str, Any]) -> dict[str, Any]:
+    """Train at ``(k, seed)`` and evaluate; a top-level function so workers can import it."""
+    from altmarl.scenarios import get_scenario
+    from altmarl.training import train_and_compare
+
+    game = get_scenario(params.get("scenario", "warehouse"))
+    report = train_and_compare(game, job_config(params), record=True, progress=False)
     res, base, ev = report.result, report.baselines, report.rollouts
     assert base is not None and ev is not None
     summary = res.summary()
