@@ -25,7 +25,7 @@ from altmarl.alternating.global_steps import ColdStart, ReusedAnswer, Safeguarde
 from altmarl.alternating.history import HistoryRow
 from altmarl.alternating.moves import GlobalMove, LocalMove
 from altmarl.alternating.rundir import RunDirectory
-from altmarl.alternating.update import ToleranceUpdate
+from altmarl.alternating.update import SequentialUpdate, ToleranceUpdate, UpdateRule
 from altmarl.errors import AltmarlError
 from altmarl.exact import exact_value
 from altmarl.game import TabularGame
@@ -51,12 +51,16 @@ class AlternatingResult:
     value_std: float
     seconds: float
     run_dir: Path | None = None
+    inconclusive: int = 0
+    evaluation: str = ""
 
     def summary(self) -> dict[str, Any]:
         """The numbers ``result.json`` and ``train --json`` report."""
         return {
             "accepted": self.accepted,
             "rejected": self.rejected,
+            "inconclusive": self.inconclusive,
+            "evaluation": self.evaluation,
             "terminated_early": self.terminated_early,
             "proposals": len(self.history),
             "value": self.value,
@@ -82,11 +86,32 @@ def default_global_oracle(config: AlternatingConfig) -> GlobalOracle:
     )
 
 
-def default_evaluator(config: AlternatingConfig) -> PairEvaluator:
-    if config.evaluation == "exact":
+def default_evaluator(config: AlternatingConfig, game: TabularGame) -> PairEvaluator:
+    """The exact count chain or common-random-numbers rollouts (:meth:`AlternatingConfig.
+    resolved_evaluation`)."""
+    if config.resolved_evaluation(game)[0] == "exact":
         return ExactEvaluator(config.n, config.k)
     return RolloutEvaluator(
-        config.n, config.k, config.update_rollouts, config.update_horizon, config.simulator
+        config.n,
+        config.k,
+        config.update_rollouts,
+        config.resolved_update_horizon(game),
+        config.simulator,
+    )
+
+
+def default_rule(config: AlternatingConfig, game: TabularGame, evaluator: Any) -> UpdateRule:
+    """The SPEC's rule on exact values; the sequential test on rollouts (any evaluator that
+    gives per-rollout returns)."""
+    eps = config.resolved_eps_tol(game)
+    if not hasattr(evaluator, "returns"):
+        return ToleranceUpdate(eps)
+    return SequentialUpdate(
+        eps,
+        delta=config.delta,
+        first_batch=config.update_rollouts,
+        max_rollouts=config.max_update_rollouts,
+        selection_rollouts=config.update_rollouts,
     )
 
 
@@ -124,7 +149,8 @@ class AlternatingMARL:
             oracle = Safeguarded(oracle)
         self.global_oracle = oracle
         self.local_oracle = local_oracle or make_oracle(config.local_oracle, **config.local_options)
-        self.evaluator = evaluator or default_evaluator(config)
+        self.evaluator = evaluator or default_evaluator(config, game)
+        self.rule = default_rule(config, game, self.evaluator)
 
     def initial_pair(self) -> tuple[GlobalPolicy, LocalPolicy]:
         """A constant dispatcher (``initial_global_action``) and uniform robots."""
@@ -147,7 +173,7 @@ class AlternatingMARL:
             k=c.k,
             moves={"global": GlobalMove(self.global_oracle), "local": LocalMove(self.local_oracle)},
             evaluator=self.evaluator,
-            rule=ToleranceUpdate(c.resolved_eps_tol(self.game)),
+            rule=self.rule,
             schedule=Schedule(c.order, c.alternations, c.seed),
             stop_rule=c.stop_rule,
         )
@@ -200,6 +226,8 @@ class AlternatingMARL:
             history=history,
             accepted=sum(r.decision == "accept" for r in history),
             rejected=sum(r.decision == "reject" for r in history),
+            inconclusive=sum(r.decision == "inconclusive" for r in history),
+            evaluation=c.resolved_evaluation(game)[1],
             terminated_early=state.terminated and state.step < self.alternation().schedule.total,
             value=value,
             value_ci=ci,
@@ -222,6 +250,7 @@ def run_summary(
         "k": config.k,
         "n": config.n,
         **result.summary(),
+        "update_horizon": config.resolved_update_horizon(game),
         "run_dir": None if result.run_dir is None else str(result.run_dir),
     }
 
@@ -230,7 +259,7 @@ def final_evaluation(
     game: TabularGame, pi_g: GlobalPolicy, pi_l: LocalPolicy, c: AlternatingConfig
 ) -> tuple[float, tuple[float, float], float]:
     """``(value, 95% interval, std of returns)`` of the final pair (exact: zero width)."""
-    if c.evaluation == "exact":
+    if c.resolved_evaluation(game)[0] == "exact":
         v = exact_value(game, pi_g, pi_l, c.n, c.k)
         return v, (v, v), 0.0
     res = evaluate(
