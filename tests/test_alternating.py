@@ -287,13 +287,14 @@ def test_rollout_evaluator_uses_common_random_numbers():
     assert ev.estimate(GAME, [a], np.random.SeedSequence([7, 4]))[0] != twice[0]
 
 
-def test_a_proposal_equal_to_the_current_pair_ties_exactly_under_update():
-    """With common random numbers a no-op proposal is estimated at exactly the current
-    pair's value: UPDATE sees an overlap, never a spurious accept or reject."""
+def test_a_proposal_equal_to_the_current_pair_is_an_exact_tie_without_simulation():
+    """A no-op proposal (an equal copy of the current local policy) has Delta = 0 exactly:
+    UPDATE records an overlap with difference 0 and spends no rollouts on it, never a
+    spurious accept or reject."""
 
     class _SameLocal:
         def best_response(self, game, global_policy, k, *, local_policy=None, seed=0):
-            return LLearnResult(local_policy, OracleInfo())
+            return LLearnResult(LocalPolicy(local_policy.probs.copy()), OracleInfo())
 
     cfg = AlternatingConfig(
         k=K, n=40, eps_tol=1e-9, update_rollouts=10, update_horizon=10, alternations=3,
@@ -301,7 +302,7 @@ def test_a_proposal_equal_to_the_current_pair_ties_exactly_under_update():
     )  # fmt: skip
     res = AlternatingMARL(GAME, cfg, local_oracle=_SameLocal()).run(progress=False)
     row = res.history[0]
-    assert row.old_stderr > 0 and row.new_value == row.old_value
+    assert (row.difference, row.rollouts, row.half_width) == (0.0, 0, 0.0)
     assert [r.decision for r in res.history] == ["terminate"]
 
 
@@ -391,9 +392,8 @@ def test_config_validation():
 FAST = dict(
     k=3,
     n=200,
-    eps_tol=0.02,
+    eps_tol=1.0,
     update_rollouts=20,
-    update_horizon=40,
     final_rollouts=10,
     final_horizon=40,
     alternations=3,
@@ -408,7 +408,8 @@ class _Interrupt(Exception):
 
 
 def _strip_timing(rows):
-    return [r.without_timing() for r in rows]
+    # repr: a proposal equal to the current pair is not simulated and records nan estimates
+    return [{k: repr(v) for k, v in r.without_timing().items()} for r in rows]
 
 
 @pytest.mark.parametrize(

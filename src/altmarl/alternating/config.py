@@ -19,6 +19,9 @@ STOP_RULES: tuple[str, ...] = ("all-players", "first-overlap", "never")
 GLOBAL_CANDIDATES: tuple[str, ...] = ("g-learn", "safeguarded")
 #: How UPDATE estimates values (``auto``: exact where the count chain fits, else rollouts).
 EVALUATIONS: tuple[str, ...] = ("auto", "rollouts", "exact")
+#: ``evaluation="auto"`` takes the exact chain up to this many states ``|S_g| |C_n|``: beyond,
+#: building its transition matrices costs more than the rollouts UPDATE needs.
+AUTO_EXACT_STATES = 2000
 #: UPDATE's default horizon keeps the truncation bias of a difference below this fraction
 #: of ``eps_tol`` (:func:`~altmarl.alternating.evaluators.horizon_for_bias`).
 BIAS_FRACTION = 0.25
@@ -122,14 +125,15 @@ class AlternatingConfig:
 
     def resolved_evaluation(self, game: TabularGame) -> tuple[str, str]:
         """``("exact" | "rollouts", why)``: ``auto`` is exact when the count chain of ``n``
-        agents has at most ``MAX_CHAIN_STATES`` states and its transition matrices (at most
-        ``|C_n|^2`` entries per global state) fit the memory budget."""
+        agents has at most ``AUTO_EXACT_STATES`` states (``MAX_CHAIN_STATES`` is the hard
+        limit) and its transition matrices (at most ``|C_n|^2`` entries per global state)
+        fit the memory budget."""
         if self.evaluation != "auto":
             return self.evaluation, f"{self.evaluation} (chosen)"
         size = CountSpace(min(self.n, 10**6), game.num_sl).size if self.n <= 10**6 else 2**62
         states = game.num_sg * size
         nbytes = game.num_sg * size**2 * 12
-        if states <= MAX_CHAIN_STATES and nbytes <= default_memory_budget():
+        if states <= min(AUTO_EXACT_STATES, MAX_CHAIN_STATES) and nbytes <= default_memory_budget():
             return "exact", f"exact (auto: the count chain has {states} states)"
         return "rollouts", (
             f"rollouts (auto: the count chain would have {states:.3g} states, too many "
