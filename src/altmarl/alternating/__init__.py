@@ -51,10 +51,21 @@ from altmarl.alternating.marl import (
     final_seed,
 )
 from altmarl.alternating.moves import GlobalMove, LocalMove, Move, Proposal
-from altmarl.alternating.update import KeepBetter, ToleranceUpdate, Verdict, judge, update_rule
+from altmarl.alternating.update import (
+    DECISIONS,
+    Comparison,
+    KeepBetter,
+    SequentialUpdate,
+    ToleranceUpdate,
+    Verdict,
+    decide_difference,
+    judge,
+    update_rule,
+)
 
 __all__ = [
     "CONSERVATIVE_FRACTIONS",
+    "DECISIONS",
     "EVALUATIONS",
     "GLOBAL_CANDIDATES",
     "HISTORY_FIELDS",
@@ -66,6 +77,7 @@ __all__ = [
     "AlternatingResult",
     "Alternation",
     "ColdStart",
+    "Comparison",
     "Estimate",
     "ExactEvaluator",
     "GlobalMove",
@@ -78,11 +90,13 @@ __all__ = [
     "ReusedAnswer",
     "RolloutEvaluator",
     "RunState",
+    "SequentialUpdate",
     "Safeguarded",
     "Schedule",
     "ToleranceUpdate",
     "Verdict",
     "final_evaluation",
+    "decide_difference",
     "final_seed",
     "judge",
     "read_history",
