@@ -7,6 +7,7 @@ current policy; every proposal goes through UPDATE. The pieces, one per module:
 * :mod:`~altmarl.alternating.config` -- :class:`AlternatingConfig`;
 * :mod:`~altmarl.alternating.moves` -- a player's move around its oracle;
 * :mod:`~altmarl.alternating.global_steps` -- the safeguarded and reused global steps;
+* :mod:`~altmarl.alternating.local_steps` -- the n-aware local step;
 * :mod:`~altmarl.alternating.evaluators` -- value estimates (rollouts with common random
   numbers, or exact);
 * :mod:`~altmarl.alternating.update` -- UPDATE's decision;
@@ -50,6 +51,7 @@ from altmarl.alternating.marl import (
     final_evaluation,
     final_seed,
 )
+from altmarl.alternating.local_steps import NAwareLocal, deterministic_projection, n_agent_search
 from altmarl.alternating.moves import GlobalMove, LocalMove, Move, Proposal
 from altmarl.alternating.update import (
     DECISIONS,
@@ -85,6 +87,7 @@ __all__ = [
     "KeepBetter",
     "LocalMove",
     "Move",
+    "NAwareLocal",
     "PairEvaluator",
     "Proposal",
     "ReusedAnswer",
@@ -97,8 +100,10 @@ __all__ = [
     "Verdict",
     "final_evaluation",
     "decide_difference",
+    "deterministic_projection",
     "final_seed",
     "judge",
+    "n_agent_search",
     "read_history",
     "safeguard_candidates",
     "should_stop",

@@ -50,6 +50,9 @@ class AlternatingConfig:
     reuse_global_response : when the local policy has not changed since the last G-LEARN
         call, take that call's ``Qhat`` again
         (:class:`~altmarl.alternating.global_steps.ReusedAnswer`).
+    n_aware_local : wrap the local oracle in
+        :class:`~altmarl.alternating.local_steps.NAwareLocal`: its answer, further candidates
+        and (tiny ``n``) an exact ``n``-agent search, judged by UPDATE on the ``n``-agent system.
     warm_start : G-LEARN starts value iteration from the run's previous ``Qhat``
         (``False``: :class:`~altmarl.alternating.global_steps.ColdStart`).
     """

@@ -2,7 +2,8 @@
 
 :class:`AlternatingMARL` builds the players' moves from the configured oracles (G-LEARN,
 optionally :class:`~altmarl.alternating.global_steps.ReusedAnswer` and
-:class:`~altmarl.alternating.global_steps.Safeguarded`; an L-LEARN oracle), UPDATE's
+:class:`~altmarl.alternating.global_steps.Safeguarded`; an L-LEARN oracle, optionally
+:class:`~altmarl.alternating.local_steps.NAwareLocal`), UPDATE's
 evaluator and rule, runs :class:`~altmarl.alternating.driver.Alternation` with a checkpoint
 after every proposal (:class:`~altmarl.alternating.rundir.RunDirectory`), and evaluates the
 final pair (SPEC §7 protocol: ``final_rollouts`` x ``final_horizon``, or exactly).
@@ -23,6 +24,7 @@ from altmarl.alternating.driver import Alternation, RunState, Schedule
 from altmarl.alternating.evaluators import ExactEvaluator, PairEvaluator, RolloutEvaluator
 from altmarl.alternating.global_steps import ColdStart, ReusedAnswer, Safeguarded
 from altmarl.alternating.history import HistoryRow
+from altmarl.alternating.local_steps import NAwareLocal
 from altmarl.alternating.moves import GlobalMove, LocalMove
 from altmarl.alternating.rundir import RunDirectory
 from altmarl.alternating.update import SequentialUpdate, ToleranceUpdate, UpdateRule
@@ -148,7 +150,10 @@ class AlternatingMARL:
         if config.global_candidates == "safeguarded":
             oracle = Safeguarded(oracle)
         self.global_oracle = oracle
-        self.local_oracle = local_oracle or make_oracle(config.local_oracle, **config.local_options)
+        local = local_oracle or make_oracle(config.local_oracle, **config.local_options)
+        if config.n_aware_local:
+            local = NAwareLocal(local, config.n)
+        self.local_oracle = local
         self.evaluator = evaluator or default_evaluator(config, game)
         self.rule = default_rule(config, game, self.evaluator)
 

@@ -87,6 +87,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "random numbers of it, its conservative versions and the constant dispatchers",
     )
     p.add_argument(
+        "--n-aware-local",
+        action="store_true",
+        help="offer UPDATE the local oracle's answer with its deterministic projection and "
+        "(tiny n) an exact n-agent search, judged on the n-agent system",
+    )
+    p.add_argument(
         "--reuse-global-response",
         action="store_true",
         help="a global step facing the local policy of the last G-LEARN call reuses that "
@@ -150,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
         local_oracle=args.local_oracle,
         global_candidates=args.global_candidates,
         reuse_global_response=args.reuse_global_response,
+        n_aware_local=args.n_aware_local,
         tol=args.tol,
     )
     report = train_and_compare(
