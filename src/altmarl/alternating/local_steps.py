@@ -11,8 +11,9 @@ otherwise, the chosen one on rollouts independent of the comparison's):
 
 * the oracle's answer and its alternatives, and the answers of further oracles (``others``);
 * their deterministic projections (the most likely action per ``(s_l, s_g)``);
-* for tiny ``n`` (exact chain of at most ``search_states`` states), coordinate ascent over
-  deterministic shared policies on the EXACT ``n``-agent value, from the best of the above.
+* for tiny ``n`` (exact chain of at most ``search_states`` states), the best deterministic
+  shared policy on the EXACT ``n``-agent value (enumeration of a small class, else
+  coordinate ascent from the best of the above).
 
 A superset of candidates can only raise the accepted proposal's value, so Lemma D.15's
 bound on the number of accepted steps is unchanged.
@@ -20,6 +21,7 @@ bound on the number of accepted steps is unchanged.
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, replace
 
@@ -50,11 +52,19 @@ def n_agent_search(
     n: int,
     k: int,
     max_sweeps: int = 20,
+    max_enumerate: int = 4096,
 ) -> tuple[LocalPolicy, float]:
-    """Coordinate ascent over deterministic shared policies on the exact ``n``-agent value
-    (:func:`~altmarl.exact.exact_value`), from the projection of ``start``: change one
-    ``(s_l, s_g)`` action at a time while the value rises. Tiny ``n`` only."""
+    """The best deterministic shared policy on the exact ``n``-agent value
+    (:func:`~altmarl.exact.exact_value`): by enumeration when there are at most
+    ``max_enumerate`` of them, else by coordinate ascent from the projection of ``start``
+    (change one ``(s_l, s_g)`` action at a time while the value rises). Tiny ``n`` only."""
     A = game.num_al
+    shape = (game.num_sl, game.num_sg)
+    if A ** (shape[0] * shape[1]) <= max_enumerate:
+        tables = [np.reshape(t, shape) for t in itertools.product(range(A), repeat=shape[0] * shape[1])]
+        values = [exact_value(game, global_policy, LocalPolicy.deterministic(t, A), n, k) for t in tables]
+        i = int(np.argmax(values))
+        return LocalPolicy.deterministic(tables[i], A), float(values[i])
     acts = start.probs.argmax(axis=2)
     best = exact_value(game, global_policy, LocalPolicy.deterministic(acts, A), n, k)
     for _ in range(max_sweeps):
@@ -90,6 +100,7 @@ class NAwareLocal:
     n: int
     others: tuple[LocalOracle, ...] = ()
     search_states: int = SEARCH_STATES
+    max_enumerate: int = 4096
 
     def candidates(
         self,
@@ -120,7 +131,9 @@ class NAwareLocal:
         if self.n <= 10**6 and states <= self.search_states:
             values = [exact_value(game, global_policy, c.policy, self.n, k) for c in found]
             start = found[int(np.argmax(values))].policy
-            searched, _ = n_agent_search(game, global_policy, start, self.n, k)
+            searched, _ = n_agent_search(
+                game, global_policy, start, self.n, k, max_enumerate=self.max_enumerate
+            )
             found = _distinct([*found, Candidate("n-agent-search", searched)])
         return res, found
 

@@ -24,6 +24,7 @@ COMMANDS: tuple[str, ...] = (
     "train",
     "evaluate",
     "certify",
+    "exploit",
     "reproduce",
 )
 
