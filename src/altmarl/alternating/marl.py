@@ -33,14 +33,15 @@ from altmarl.exact import exact_value
 from altmarl.game import TabularGame
 from altmarl.glearn import GLearnOracle
 from altmarl.llearn import make_oracle
-from altmarl.oracles import GlobalOracle, LocalOracle
+from altmarl.oracles import GlobalOracle, LocalOracle, PreviousAnswer
 from altmarl.policies import GlobalPolicy, LocalPolicy
 from altmarl.simulate import evaluate
 
 
 @dataclass(frozen=True)
 class AlternatingResult:
-    """The final pair, the history of proposals and the final evaluation."""
+    """The final pair, the history of proposals and the final evaluation; ``last_answer``
+    is the run's last G-LEARN ``Qhat`` with the local policy it answered (if any)."""
 
     global_policy: GlobalPolicy
     local_policy: LocalPolicy
@@ -55,6 +56,7 @@ class AlternatingResult:
     run_dir: Path | None = None
     inconclusive: int = 0
     evaluation: str = ""
+    last_answer: PreviousAnswer | None = None
 
     def summary(self) -> dict[str, Any]:
         """The numbers ``result.json`` and ``train --json`` report."""
@@ -233,6 +235,7 @@ class AlternatingMARL:
             rejected=sum(r.decision == "reject" for r in history),
             inconclusive=sum(r.decision == "inconclusive" for r in history),
             evaluation=c.resolved_evaluation(game)[1],
+            last_answer=state.memo if isinstance(state.memo, PreviousAnswer) else None,
             terminated_early=state.terminated and state.step < self.alternation().schedule.total,
             value=value,
             value_ci=ci,
