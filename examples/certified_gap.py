@@ -19,11 +19,12 @@ out = sys.argv[1] if len(sys.argv) > 1 else "runs/certified"
 n = 3 if os.environ.get("ALTMARL_EXAMPLE_SMALL") else 4
 rows = certified_gap_rows(n=n)
 path = certified_gap_figure(out, rows)
-print(f"{'k':>2} {'eps init':>9} {'eps sup':>9} {'G restr':>8} {'G found':>8} {'L restr':>8} {'L found':>8}")
+head = ("eps init", "eps sup", "G restr", "G found", "L restr", "L found")
+print(f"{'k':>2} " + " ".join(f"{h:>9}" for h in head))
 for r in rows:
     print(
         f"{r['k']:>2} {r['eps_initial']:>9.4f} {r['eps_sup']:>9.4f} "
-        f"{r['global_gap_restricted']:>8.4f} {r['global_gain']:>8.4f} "
-        f"{r['local_gap_restricted']:>8.4f} {r['local_gain']:>8.4f}"
+        f"{r['global_gap_restricted']:>9.4f} {r['global_gain']:>9.4f} "
+        f"{r['local_gap_restricted']:>9.4f} {r['local_gain']:>9.4f}"
     )
 print(f"figure: {path}")

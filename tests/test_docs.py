@@ -100,9 +100,11 @@ SHRINK: tuple[tuple[str, str], ...] = (
     ),
     (r"^altmarl train\b", "--alternations 2 --update-rollouts 20 --rollouts 10 --horizon 30"),
     (r"^altmarl (simulate|evaluate)\b", "--rollouts 5 --horizon 20"),
+    (r"^altmarl exploit\b", "--rollouts 20 --selection-rollouts 5 --budgets 10"),
     (r"^python benchmarks/bench_glearn\.py\b", "--k 5"),
     (r"^python benchmarks/bench_llearn\.py\b", "--quick"),
     (r"^python benchmarks/bench_train\.py\b", "--k-values 1 --n 100"),
+    (r"^python benchmarks/bench_update\.py\b", "--k-values 2 --seeds 1 --exploit-k 0"),
 )
 
 #: (pattern on a command or Python block, modules it needs, the extra that provides them).

@@ -19,7 +19,7 @@ from altmarl.errors import AltmarlError
 from altmarl.experiments.sweep import Job, read_results, run_sweep
 from altmarl.experiments.warehouse import FIELDNAMES, WarehouseStudy, warehouse_job
 
-TIMING = {"job_seconds", "train_seconds"}
+TIMING = {"job_seconds", "train_seconds", "exploit_seconds"}
 TINY = WarehouseStudy(
     k_values=(1, 3), seeds=2, rollouts=5, horizon=20, n=60, alternations=1, update_rollouts=10
 )

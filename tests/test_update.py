@@ -169,7 +169,8 @@ def test_several_candidates_are_chosen_on_independent_rollouts():
     assert ev.asked[0] == (2, 0, 10)  # "a" and "b" only, on the selection stream
     assert all(n == 2 for n, *_ in ev.asked[1:])  # then old vs the chosen one
     assert v.comparison.selection_rollouts == 10
-    sel = ev.returns(GAME, [cands[1].policy, cands[2].policy], np.random.SeedSequence(5, spawn_key=(1,)), 0, 10)  # fmt: skip
+    stream = np.random.SeedSequence(5, spawn_key=(1,))
+    sel = ev.returns(GAME, [cands[1].policy, cands[2].policy], stream, 0, 10)
     assert v.candidate.name == ("a" if sel[0].mean() >= sel[1].mean() else "b")
 
 
@@ -201,7 +202,9 @@ def _rates(rows) -> tuple[float, float, int]:
     (among decisions), and the number of decisions (not inconclusive)."""
     wrong = float(np.mean([not _claim_holds(d, true, eps) for d, true, eps, _ in rows]))
     decided = [(true, c) for d, true, _, c in rows if d != "inconclusive"]
-    missed = float(np.mean([abs(c.difference - true) > c.half_width + c.bias for true, c in decided]))
+    missed = float(
+        np.mean([abs(c.difference - true) > c.half_width + c.bias for true, c in decided])
+    )
     return wrong, missed, len(decided)
 
 

@@ -45,13 +45,13 @@ from altmarl.alternating.history import (
     read_history,
     write_history,
 )
+from altmarl.alternating.local_steps import NAwareLocal, deterministic_projection, n_agent_search
 from altmarl.alternating.marl import (
     AlternatingMARL,
     AlternatingResult,
     final_evaluation,
     final_seed,
 )
-from altmarl.alternating.local_steps import NAwareLocal, deterministic_projection, n_agent_search
 from altmarl.alternating.moves import GlobalMove, LocalMove, Move, Proposal
 from altmarl.alternating.update import (
     DECISIONS,
@@ -93,14 +93,14 @@ __all__ = [
     "ReusedAnswer",
     "RolloutEvaluator",
     "RunState",
-    "SequentialUpdate",
     "Safeguarded",
     "Schedule",
+    "SequentialUpdate",
     "ToleranceUpdate",
     "Verdict",
-    "final_evaluation",
     "decide_difference",
     "deterministic_projection",
+    "final_evaluation",
     "final_seed",
     "judge",
     "n_agent_search",

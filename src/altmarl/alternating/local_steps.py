@@ -61,8 +61,12 @@ def n_agent_search(
     A = game.num_al
     shape = (game.num_sl, game.num_sg)
     if A ** (shape[0] * shape[1]) <= max_enumerate:
-        tables = [np.reshape(t, shape) for t in itertools.product(range(A), repeat=shape[0] * shape[1])]
-        values = [exact_value(game, global_policy, LocalPolicy.deterministic(t, A), n, k) for t in tables]
+        tables = [
+            np.reshape(t, shape) for t in itertools.product(range(A), repeat=shape[0] * shape[1])
+        ]
+        values = [
+            exact_value(game, global_policy, LocalPolicy.deterministic(t, A), n, k) for t in tables
+        ]
         i = int(np.argmax(values))
         return LocalPolicy.deterministic(tables[i], A), float(values[i])
     acts = start.probs.argmax(axis=2)
@@ -147,8 +151,6 @@ class NAwareLocal:
         seed: Seed = 0,
     ) -> LLearnResult[LocalPolicy]:
         t0 = time.perf_counter()
-        res, found = self.candidates(
-            game, global_policy, k, local_policy=local_policy, seed=seed
-        )
+        res, found = self.candidates(game, global_policy, k, local_policy=local_policy, seed=seed)
         info = replace(res.info, seconds=time.perf_counter() - t0)
         return LLearnResult(found[0].policy, info, tuple(found[1:]))

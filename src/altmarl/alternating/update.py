@@ -215,10 +215,14 @@ def _same_pair(a: Pair, b: Pair) -> bool:
     (ga, la), (gb, lb) = a, b
     same_g = ga is gb or (
         getattr(ga, "parameterization", None) == getattr(gb, "parameterization", None)
-        and np.array_equal(getattr(ga, "table", None), getattr(gb, "table", None))
+        and _same_array(getattr(ga, "table", None), getattr(gb, "table", None))
     )
-    same_l = la is lb or np.array_equal(getattr(la, "probs", None), getattr(lb, "probs", None))
+    same_l = la is lb or _same_array(getattr(la, "probs", None), getattr(lb, "probs", None))
     return bool(same_g and same_l)
+
+
+def _same_array(x: np.ndarray | None, y: np.ndarray | None) -> bool:
+    return x is not None and y is not None and bool(np.array_equal(x, y))
 
 
 @dataclass(frozen=True)
@@ -321,9 +325,7 @@ class SequentialUpdate:
         candidates: Sequence[Candidate[Pair]],
         seed: int | np.random.SeedSequence,
     ) -> Verdict:
-        chosen, selection = self.select(
-            evaluator, game, current, candidates, _child(seed, 1)
-        )
+        chosen, selection = self.select(evaluator, game, current, candidates, _child(seed, 1))
         candidate = candidates[chosen]
         if _same_pair(candidate.policy, current):
             # Delta = 0 exactly: the SPEC's overlap, with nothing to simulate
@@ -352,7 +354,9 @@ class SequentialUpdate:
             decision = decide_difference(d, half + bias, self.eps_tol)
             if decision is not None:
                 break
-        old, new = (Estimate(float(r.mean()), float(r.std(ddof=1) / math.sqrt(done))) for r in returns)
+        old, new = (
+            Estimate(float(r.mean()), float(r.std(ddof=1) / math.sqrt(done))) for r in returns
+        )
         z = self.z(done)
         return Verdict(
             decision or "inconclusive",

@@ -53,12 +53,21 @@ def certified_gap_rows(
     rows = []
     for k in range(1, n + 1):
         config = AlternatingConfig(
-            k=k, n=n, evaluation="exact", m=None, local_oracle="planning", eps_tol=eps_tol, seed=seed
+            k=k,
+            n=n,
+            evaluation="exact",
+            m=None,
+            local_oracle="planning",
+            eps_tol=eps_tol,
+            seed=seed,
         )
         res = AlternatingMARL(game, config).run(progress=False)
         cert = certify(game, res.global_policy, res.local_policy, n, k)
         rep = exploit(
-            game, res.global_policy, res.local_policy, ExploitConfig(n=n, k=k, rollouts=400, seed=seed)
+            game,
+            res.global_policy,
+            res.local_policy,
+            ExploitConfig(n=n, k=k, rollouts=400, seed=seed),
         )
         rows.append(
             {

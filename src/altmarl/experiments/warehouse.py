@@ -83,7 +83,12 @@ class WarehouseStudy:
                 f"{max(self.k_values)}"
             )
         for name in (
-            "seeds", "rollouts", "horizon", "alternations", "update_rollouts", "exploit_rollouts"
+            "seeds",
+            "rollouts",
+            "horizon",
+            "alternations",
+            "update_rollouts",
+            "exploit_rollouts",
         ):
             if getattr(self, name) < 1:
                 raise AltmarlError(f"--{name} {getattr(self, name)} must be >= 1")
@@ -149,7 +154,11 @@ def warehouse_job(params: dict[str, Any]) -> dict[str, Any]:
         "proposals": len(res.history),
         "terminated_early": res.terminated_early,
         "inconclusive": res.inconclusive,
-        **{name: gains.get(name, "") for name in FIELDNAMES if "gain" in name or "deviation" in name},
+        **{
+            name: gains.get(name, "")
+            for name in FIELDNAMES
+            if "gain" in name or "deviation" in name
+        },
         "exploit_seconds": gains.get("exploit_seconds", ""),
         "_global_table": res.global_policy.table,
         "_local_table": res.local_policy.probs,

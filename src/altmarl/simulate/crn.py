@@ -228,9 +228,9 @@ def _crn_kernel(
     tables: int16 ``[G_u, S_g, |C_k|]`` actions (``-1``: use ``laws[law_of[g]]``, the
     action CDF ``[S_g, |C_k|, A_g]`` of a stochastic policy); cond: ``[L_u, L, S_g, K, 4]``
     conditional probabilities of the sequential binomials over the ``K = A_l S_l`` joint
-    outcomes of a bin (with ``log q``, ``log(1-q)``, ``q/(1-q)``); rl_out: ``[L_u, L, S_g, K]`` the local reward of each outcome.
+    outcomes of a bin (with ``log q``, ``log(1-q)``, ``q/(1-q)``); rl_out: ``[L_u, L, S_g,
+    K]`` the local reward of each outcome.
     """
-    C = g_index.shape[0]
     R = keys.shape[0]
     L = cond.shape[1]
     K = cond.shape[3]
@@ -286,7 +286,13 @@ def _crn_kernel(
                     if q > 0.0:
                         u = _uniform(key, base + np.uint64(2 + k + j * K + o))
                         x = _binomial(
-                            m, q, cond[li, j, g, o, 1], cond[li, j, g, o, 2], cond[li, j, g, o, 3], u, lf
+                            m,
+                            q,
+                            cond[li, j, g, o, 1],
+                            cond[li, j, g, o, 2],
+                            cond[li, j, g, o, 3],
+                            u,
+                            lf,
                         )
                         if x > 0:
                             local += x * rl_out[li, j, g, o]
@@ -421,7 +427,9 @@ def crn_returns(
         else np.zeros(0)
     )
     rho_l = (
-        np.asarray(game.rho_l, dtype=np.float64) if game.rho_l is not None else np.zeros(game.num_sl)
+        np.asarray(game.rho_l, dtype=np.float64)
+        if game.rho_l is not None
+        else np.zeros(game.num_sl)
     )
     size = min(n, _LOGFACT_TABLE) + 1
     lf = np.concatenate(([0.0], np.cumsum(np.log(np.arange(1, size, dtype=np.float64)))))
