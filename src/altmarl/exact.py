@@ -14,6 +14,7 @@ so this module is for tests and certificates on tiny systems.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,12 @@ from altmarl.policies import GlobalActor, LocalPolicy
 
 #: Largest number of chain states (``|S_g| |C_n|``) enumerated by default.
 MAX_CHAIN_STATES = 200_000
+
+
+def chain_size(game: TabularGame, n: int) -> int:
+    """``|S_g| |C_n|``: the number of states of the count chain of ``n`` agents (any ``n``)."""
+    L = game.num_sl
+    return game.num_sg * math.comb(int(n) + L - 1, L - 1)
 
 
 def global_action_table(

@@ -6,9 +6,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from altmarl.alternating.evaluators import horizon_for_bias
-from altmarl.counts import CountSpace
 from altmarl.errors import AltmarlError
-from altmarl.exact import MAX_CHAIN_STATES
+from altmarl.exact import MAX_CHAIN_STATES, chain_size
 from altmarl.game import TabularGame
 from altmarl.memory import default_memory_budget
 
@@ -133,9 +132,8 @@ class AlternatingConfig:
         fit the memory budget."""
         if self.evaluation != "auto":
             return self.evaluation, f"{self.evaluation} (chosen)"
-        size = CountSpace(min(self.n, 10**6), game.num_sl).size if self.n <= 10**6 else 2**62
-        states = game.num_sg * size
-        nbytes = game.num_sg * size**2 * 12
+        states = chain_size(game, self.n)
+        nbytes = states**2 // game.num_sg * 12
         if states <= min(AUTO_EXACT_STATES, MAX_CHAIN_STATES) and nbytes <= default_memory_budget():
             return "exact", f"exact (auto: the count chain has {states} states)"
         return "rollouts", (

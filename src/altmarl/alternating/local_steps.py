@@ -27,8 +27,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from altmarl.counts import CountSpace
-from altmarl.exact import exact_value
+from altmarl.exact import chain_size, exact_value
 from altmarl.game import TabularGame
 from altmarl.oracles import Candidate, LLearnResult, LocalOracle
 from altmarl.policies import GlobalPolicy, LocalPolicy
@@ -131,8 +130,7 @@ class NAwareLocal:
             Candidate(f"{c.name}:deterministic", deterministic_projection(c.policy)) for c in found
         ]
         found = _distinct(found)
-        states = game.num_sg * CountSpace(min(self.n, 10**6), game.num_sl).size
-        if self.n <= 10**6 and states <= self.search_states:
+        if chain_size(game, self.n) <= self.search_states:
             values = [exact_value(game, global_policy, c.policy, self.n, k) for c in found]
             start = found[int(np.argmax(values))].policy
             searched, _ = n_agent_search(
