@@ -61,7 +61,7 @@ class WarehouseStudy:
     m: int | None = 30
     order: tuple[str, ...] = ("local", "global")
     eps_tol: float = 0.25
-    update_rollouts: int = 100
+    update_rollouts: int = 32
     local_oracle: str = "mean-field"
     tol: float = 1e-2
     global_candidates: str = "safeguarded"
@@ -124,7 +124,6 @@ def warehouse_job(params: dict[str, Any]) -> dict[str, Any]:
         order=tuple(params["order"]),
         eps_tol=params["eps_tol"],
         update_rollouts=int(params["update_rollouts"]),
-        update_horizon=int(params["horizon"]),
         final_rollouts=int(params["rollouts"]),
         final_horizon=int(params["horizon"]),
         seed=int(params["seed"]),
