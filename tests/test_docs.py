@@ -112,6 +112,8 @@ SHRINK: tuple[tuple[str, str], ...] = (
         r"^python benchmarks/bench_local_learners\.py\b",
         "--k-values 1 --seeds 1 --alternations 1 --n 30 --horizon 10",
     ),
+    (r"^altmarl exploit\b", "--rollouts 20 --selection-rollouts 5 --budgets 10"),
+    (r"^python benchmarks/bench_update\.py\b", "--k-values 2 --seeds 1 --exploit-k 0"),
 )
 
 #: (pattern on a command or Python block, modules it needs, the extra that provides them).

@@ -40,7 +40,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("altmarl.policy_dir", "altmarl.simulate", "altmarl.exact", "altmarl.oracles"),
     ("altmarl.glearn", "altmarl.llearn", "altmarl.certify", "altmarl.baselines", "altmarl.envs"),
     ("altmarl.alternating",),
-    ("altmarl.training", "altmarl.continuous"),
+    ("altmarl.training", "altmarl.exploit", "altmarl.continuous"),
     ("altmarl.experiments",),
     ("altmarl.cli", "altmarl.__main__"),
 )

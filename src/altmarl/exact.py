@@ -36,6 +36,12 @@ from altmarl.policies import GlobalActor, LocalPolicy
 MAX_CHAIN_STATES = 200_000
 
 
+def chain_size(game: TabularGame, n: int) -> int:
+    """``|S_g| |C_n|``: the number of states of the count chain of ``n`` agents (any ``n``)."""
+    L = game.num_sl
+    return game.num_sg * math.comb(int(n) + L - 1, L - 1)
+
+
 def global_action_table(
     global_policy: GlobalActor, num_global_states: int, k: int, num_states: int
 ) -> np.ndarray:

@@ -80,7 +80,7 @@ def train_and_compare(
         found["base"] = compare_with_baselines(game, config, result)
         return baseline_fields(found["base"])
 
-    wanted = baselines and config.evaluation == "rollouts"
+    wanted = baselines and config.resolved_evaluation(game)[0] == "rollouts"
     result = AlternatingMARL(game, config).run(
         run_dir,
         resume=resume,

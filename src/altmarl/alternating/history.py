@@ -29,6 +29,12 @@ HISTORY_FIELDS = (
     "old_high",
     "new_low",
     "new_high",
+    "difference",
+    "difference_stderr",
+    "half_width",
+    "bias",
+    "rollouts",
+    "selection_rollouts",
     "oracle_value",
     "samples",
     "episodes",
@@ -40,7 +46,9 @@ HISTORY_FIELDS = (
 #: Columns that measure wall time; everything else is reproducible from the seed.
 TIMING_FIELDS = ("oracle_seconds", "update_seconds")
 
-_INTS = frozenset({"step", "alternation", "samples", "episodes", "iterations"})
+_INTS = frozenset(
+    {"step", "alternation", "samples", "episodes", "iterations", "rollouts", "selection_rollouts"}
+)
 _STRS = frozenset({"player", "decision", "candidate"})
 
 
@@ -48,7 +56,15 @@ _STRS = frozenset({"player", "decision", "candidate"})
 class HistoryRow:
     """One proposal: who moved, UPDATE's two estimates and intervals, the decision, and the
     oracle's report. ``details`` holds further numbers an oracle reported (not in the
-    tabular ``history.csv``)."""
+    tabular ``history.csv``).
+
+    UPDATE's comparison (:class:`~altmarl.alternating.update.Comparison`): ``difference``
+    estimates ``V(new) - V(old)`` with standard error ``difference_stderr``; it is decided on
+    with the interval ``difference +- (half_width + bias)`` (``half_width``: the sampling
+    part at the decision's confidence; ``bias``: the truncated tail's bound); ``rollouts``
+    per pair UPDATE used; ``selection_rollouts`` per candidate spent choosing the candidate.
+    Exact evaluation has ``half_width = bias = rollouts = 0``.
+    """
 
     step: int
     alternation: int
@@ -70,6 +86,12 @@ class HistoryRow:
     iterations: int
     oracle_seconds: float
     update_seconds: float
+    difference: float = float("nan")
+    difference_stderr: float = 0.0
+    half_width: float = 0.0
+    bias: float = 0.0
+    rollouts: int = 0
+    selection_rollouts: int = 0
     details: Mapping[str, float] = field(default_factory=dict, compare=False)
 
     def as_dict(self) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 :class:`AlternatingMARL` builds the players' moves from the configured oracles (G-LEARN,
 optionally :class:`~altmarl.alternating.global_steps.ReusedAnswer` and
-:class:`~altmarl.alternating.global_steps.Safeguarded`; an L-LEARN oracle), UPDATE's
+:class:`~altmarl.alternating.global_steps.Safeguarded`; an L-LEARN oracle, optionally
+:class:`~altmarl.alternating.local_steps.NAwareLocal`), UPDATE's
 evaluator and rule, runs :class:`~altmarl.alternating.driver.Alternation` with a checkpoint
 after every proposal (:class:`~altmarl.alternating.rundir.RunDirectory`), and evaluates the
 final pair (SPEC §7 protocol: ``final_rollouts`` x ``final_horizon``, or exactly).
@@ -28,9 +29,10 @@ from altmarl.alternating.global_steps import (
     Safeguarded,
 )
 from altmarl.alternating.history import HistoryRow
+from altmarl.alternating.local_steps import NAwareLocal
 from altmarl.alternating.moves import GlobalMove, LocalMove
 from altmarl.alternating.rundir import RunDirectory
-from altmarl.alternating.update import ToleranceUpdate
+from altmarl.alternating.update import SequentialUpdate, ToleranceUpdate, UpdateRule
 from altmarl.errors import AltmarlError
 from altmarl.exact import exact_value
 from altmarl.game import TabularGame
@@ -38,14 +40,15 @@ from altmarl.glearn import GLearnOracle
 from altmarl.glearn.operator import glearn_bytes, operator_space
 from altmarl.llearn import make_oracle
 from altmarl.memory import check_memory
-from altmarl.oracles import GlobalOracle, LocalOracle
+from altmarl.oracles import GlobalOracle, LocalOracle, PreviousAnswer
 from altmarl.policies import GlobalPolicy, LocalPolicy
 from altmarl.simulate import evaluate
 
 
 @dataclass(frozen=True)
 class AlternatingResult:
-    """The final pair, the history of proposals and the final evaluation."""
+    """The final pair, the history of proposals and the final evaluation; ``last_answer``
+    is the run's last G-LEARN ``Qhat`` with the local policy it answered (if any)."""
 
     global_policy: GlobalPolicy
     local_policy: LocalPolicy
@@ -58,12 +61,17 @@ class AlternatingResult:
     value_std: float
     seconds: float
     run_dir: Path | None = None
+    inconclusive: int = 0
+    evaluation: str = ""
+    last_answer: PreviousAnswer | None = None
 
     def summary(self) -> dict[str, Any]:
         """The numbers ``result.json`` and ``train --json`` report."""
         return {
             "accepted": self.accepted,
             "rejected": self.rejected,
+            "inconclusive": self.inconclusive,
+            "evaluation": self.evaluation,
             "terminated_early": self.terminated_early,
             "proposals": len(self.history),
             "value": self.value,
@@ -89,11 +97,32 @@ def default_global_oracle(config: AlternatingConfig) -> GlobalOracle:
     )
 
 
-def default_evaluator(config: AlternatingConfig) -> PairEvaluator:
-    if config.evaluation == "exact":
+def default_evaluator(config: AlternatingConfig, game: TabularGame) -> PairEvaluator:
+    """The exact count chain or common-random-numbers rollouts (:meth:`AlternatingConfig.
+    resolved_evaluation`)."""
+    if config.resolved_evaluation(game)[0] == "exact":
         return ExactEvaluator(config.n, config.k)
     return RolloutEvaluator(
-        config.n, config.k, config.update_rollouts, config.update_horizon, config.simulator
+        config.n,
+        config.k,
+        config.update_rollouts,
+        config.resolved_update_horizon(game),
+        config.simulator,
+    )
+
+
+def default_rule(config: AlternatingConfig, game: TabularGame, evaluator: Any) -> UpdateRule:
+    """The SPEC's rule on exact values; the sequential test on rollouts (any evaluator that
+    gives per-rollout returns)."""
+    eps = config.resolved_eps_tol(game)
+    if not hasattr(evaluator, "returns"):
+        return ToleranceUpdate(eps)
+    return SequentialUpdate(
+        eps,
+        delta=config.delta,
+        first_batch=config.update_rollouts,
+        max_rollouts=config.max_update_rollouts,
+        selection_rollouts=config.update_rollouts,
     )
 
 
@@ -156,8 +185,12 @@ class AlternatingMARL:
         if config.global_candidates == "safeguarded":
             oracle = Safeguarded(oracle)
         self.global_oracle = oracle
-        self.local_oracle = local_oracle or make_oracle(config.local_oracle, **config.local_options)
-        self.evaluator = evaluator or default_evaluator(config)
+        local = local_oracle or make_oracle(config.local_oracle, **config.local_options)
+        if config.n_aware_local:
+            local = NAwareLocal(local, config.n)
+        self.local_oracle = local
+        self.evaluator = evaluator or default_evaluator(config, game)
+        self.rule = default_rule(config, game, self.evaluator)
 
     def initial_pair(self) -> tuple[GlobalPolicy, LocalPolicy]:
         """A constant dispatcher (``initial_global_action``) and uniform robots."""
@@ -180,7 +213,7 @@ class AlternatingMARL:
             k=c.k,
             moves={"global": GlobalMove(self.global_oracle), "local": LocalMove(self.local_oracle)},
             evaluator=self.evaluator,
-            rule=ToleranceUpdate(c.resolved_eps_tol(self.game)),
+            rule=self.rule,
             schedule=Schedule(c.order, c.alternations, c.seed),
             stop_rule=c.stop_rule,
         )
@@ -250,6 +283,9 @@ class AlternatingMARL:
             history=history,
             accepted=sum(r.decision == "accept" for r in history),
             rejected=sum(r.decision == "reject" for r in history),
+            inconclusive=sum(r.decision == "inconclusive" for r in history),
+            evaluation=c.resolved_evaluation(game)[1],
+            last_answer=state.memo if isinstance(state.memo, PreviousAnswer) else None,
             terminated_early=state.terminated and state.step < self.alternation().schedule.total,
             value=value,
             value_ci=ci,
@@ -272,6 +308,7 @@ def run_summary(
         "k": config.k,
         "n": config.n,
         **result.summary(),
+        "update_horizon": config.resolved_update_horizon(game),
         "run_dir": None if result.run_dir is None else str(result.run_dir),
     }
 
@@ -280,7 +317,7 @@ def final_evaluation(
     game: TabularGame, pi_g: GlobalPolicy, pi_l: LocalPolicy, c: AlternatingConfig
 ) -> tuple[float, tuple[float, float], float]:
     """``(value, 95% interval, std of returns)`` of the final pair (exact: zero width)."""
-    if c.evaluation == "exact":
+    if c.resolved_evaluation(game)[0] == "exact":
         v = exact_value(game, pi_g, pi_l, c.n, c.k)
         return v, (v, v), 0.0
     res = evaluate(

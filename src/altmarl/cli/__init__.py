@@ -29,6 +29,7 @@ COMMANDS: tuple[str, ...] = (
     "train",
     "evaluate",
     "certify",
+    "exploit",
     "reproduce",
     "animate",
 )

@@ -43,6 +43,24 @@ def nonneg_int(text: str) -> int:
     return value
 
 
+def at_least_two(text: str) -> int:
+    value = positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 2")
+    return value
+
+
+def probability(text: str) -> float:
+    """A number strictly between 0 and 1 (an error probability)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must lie strictly between 0 and 1")
+    return value
+
+
 def big_int(text: str) -> int:
     """A population size ``1 <= n <= 10**18`` that may be written 1e9, 10**9 or 1_000_000."""
     try:

@@ -45,6 +45,17 @@ def register(sub: argparse._SubParsersAction) -> None:
             default=argparse.SUPPRESS,
             help="G-LEARN samples per entry or 'exact' (default 30)",
         )
+        w.add_argument(
+            "--exploit-rollouts",
+            type=positive_int,
+            default=None,
+            help="rollouts of each trained pair's exploit gains (default 200)",
+        )
+        w.add_argument(
+            "--no-exploit",
+            action="store_true",
+            help="skip measuring each trained pair's best deviations (nash_gap_vs_k)",
+        )
         add_sweep_args(w)
         w.set_defaults(func=run_warehouse, study_scenario=name)
     # the continuous study needs the [deep] extra only when it runs, not to register
@@ -65,8 +76,11 @@ def run_warehouse(args: argparse.Namespace) -> int:
         horizon=args.horizon,
         n=args.n,
         alternations=args.alternations,
+        exploit_rollouts=args.exploit_rollouts,
     )
     study = dataclasses.replace(study, scenario=getattr(args, "study_scenario", "warehouse"))
+    if args.no_exploit:
+        study = dataclasses.replace(study, exploit=False)
     if hasattr(args, "m"):  # may be None ('exact'), so not passed through with_overrides
         study = dataclasses.replace(study, m=args.m)
     return run_and_report(study, run_study, args)

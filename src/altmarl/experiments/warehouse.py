@@ -2,8 +2,9 @@
 
 One job = one full ALTERNATING-MARL training run at ``(k, seed)`` plus its evaluation
 (``rollouts`` x ``horizon`` online execution with ``n`` robots), the mode-mismatch rate
-of its dispatcher, and the two reference dispatchers (uniform-random, best constant)
-against the same local policy with common random numbers.
+of its dispatcher, the two reference dispatchers (uniform-random, best constant) against
+the same local policy with common random numbers, and (``exploit``) each player's best
+deviation found against the trained pair with its measured gain (:mod:`altmarl.exploit`).
 
 The same study runs on any built-in tabular scenario (``scenario``: ``warehouse``, the
 default, ``federated``, ``grid``; ``altmarl reproduce SCENARIO``).
@@ -38,7 +39,20 @@ FIELDNAMES = (
     "rejected",
     "proposals",
     "terminated_early",
+    "inconclusive",
+    "global_gain",
+    "global_gain_lo",
+    "global_gain_hi",
+    "global_deviation",
+    "local_gain",
+    "local_gain_lo",
+    "local_gain_hi",
+    "local_deviation",
+    "exploit_seconds",
 )
+#: Extra G-LEARN budgets ``k' = 2k, 4k`` of the study's exploit while ``|C_k'|`` is at most
+#: this (``k' <= 20`` on the warehouse): beyond, one G-LEARN call costs more than the job.
+EXPLOIT_BUDGET_STATES = 11_000
 
 
 @dataclass(frozen=True)
@@ -54,12 +68,14 @@ class WarehouseStudy:
     m: int | None = 30
     order: tuple[str, ...] = ("local", "global")
     eps_tol: float = 0.25
-    update_rollouts: int = 100
+    update_rollouts: int = 32
     local_oracle: str = "mean-field"
     tol: float = 1e-2
     global_candidates: str = "safeguarded"
     reuse_global_response: bool = True
     scenario: str = "warehouse"
+    exploit: bool = True
+    exploit_rollouts: int = 200
 
     @classmethod
     def quick(cls) -> WarehouseStudy:
@@ -77,7 +93,14 @@ class WarehouseStudy:
                 f"--k-values must lie in [1, --n {self.n}], got {min(self.k_values)}.."
                 f"{max(self.k_values)}"
             )
-        for name in ("seeds", "rollouts", "horizon", "alternations", "update_rollouts"):
+        for name in (
+            "seeds",
+            "rollouts",
+            "horizon",
+            "alternations",
+            "update_rollouts",
+            "exploit_rollouts",
+        ):
             if getattr(self, name) < 1:
                 raise AltmarlError(f"--{name} {getattr(self, name)} must be >= 1")
         if self.n > MAX_POPULATION:
@@ -119,7 +142,6 @@ def job_config(params: dict[str, Any]) -> AlternatingConfig:
         order=tuple(params["order"]),
         eps_tol=params["eps_tol"],
         update_rollouts=int(params["update_rollouts"]),
-        update_horizon=int(params["horizon"]),
         final_rollouts=int(params["rollouts"]),
         final_horizon=int(params["horizon"]),
         seed=int(params["seed"]),
@@ -141,6 +163,7 @@ def warehouse_job(params: dict[str, Any]) -> dict[str, Any]:
     res, base, ev = report.result, report.baselines, report.rollouts
     assert base is not None and ev is not None
     summary = res.summary()
+    gains = _exploit_fields(game, res, params) if params.get("exploit") else {}
     return {
         "value": ev.mean,
         "value_std": ev.std,
@@ -155,9 +178,44 @@ def warehouse_job(params: dict[str, Any]) -> dict[str, Any]:
         "rejected": res.rejected,
         "proposals": len(res.history),
         "terminated_early": res.terminated_early,
+        "inconclusive": res.inconclusive,
+        **{
+            name: gains.get(name, "")
+            for name in FIELDNAMES
+            if "gain" in name or "deviation" in name
+        },
+        "exploit_seconds": gains.get("exploit_seconds", ""),
         "_global_table": res.global_policy.table,
         "_local_table": res.local_policy.probs,
     }
+
+
+def _exploit_fields(game: Any, res: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """Each player's best deviation found against the trained pair (:mod:`altmarl.exploit`):
+    G-LEARN at ``k`` (the run's last answer when it answered this local policy) and at
+    ``2k, 4k`` while cheap (:data:`EXPLOIT_BUDGET_STATES`), the mean-field oracle's answer."""
+    from altmarl.counts import CountSpace
+    from altmarl.exploit import ExploitConfig, exploit
+
+    k = int(params["k"])
+    extra = [f * k for f in (2, 4) if CountSpace(f * k, game.num_sl).size <= EXPLOIT_BUDGET_STATES]
+    config = ExploitConfig(
+        n=int(params["n"]),
+        k=k,
+        rollouts=int(params["exploit_rollouts"]),
+        budgets=(k, *extra),
+        m=params["m"],
+        tol=float(params["tol"]),
+        seed=int(params["seed"]),
+        previous=res.last_answer,
+    )
+    rep = exploit(game, res.global_policy, res.local_policy, config)
+    out: dict[str, Any] = {"exploit_seconds": rep.seconds}
+    for dev in (rep.global_, rep.local):
+        out[f"{dev.player}_gain"] = dev.gain
+        out[f"{dev.player}_gain_lo"], out[f"{dev.player}_gain_hi"] = dev.ci
+        out[f"{dev.player}_deviation"] = dev.name
+    return out
 
 
 def _save_policy(out: Path, scenario: str):

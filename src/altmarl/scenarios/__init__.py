@@ -109,6 +109,35 @@ def random_game(
     )
 
 
+def two_zones(stay: tuple[float, float] = (0.9, 0.95), gamma: float = 0.9) -> TabularGame:
+    """A tiny game with exact certificates for every ``k <= n`` (``examples/custom_game.py``
+    builds the same game from functions).
+
+    Two zones; ``P_g(.|s_g, a_g)`` puts 0.9 on ``a_g`` (the dispatcher steers the priority);
+    a robot stays in zone ``s`` with probability ``stay[s]`` whatever it does; working
+    (``a_l = 1``) earns 1 when the robot's zone has priority (``s_l = s_g``), idling earns
+    0.3; ``r_g = 0``. Local states start i.i.d. from ``Dirichlet(0.5, 0.5)`` per episode, so
+    where the majority is matters and seeing more robots helps the dispatcher.
+    """
+    P_g = np.full((2, 2, 2), 0.1)
+    P_g[:, 0, 0] = P_g[:, 1, 1] = 0.9
+    P_l = np.empty((2, 2, 2, 2))
+    for s in range(2):
+        P_l[s, :, :, s] = stay[s]
+        P_l[s, :, :, 1 - s] = 1.0 - stay[s]
+    r_l = np.full((2, 2, 2), 0.3)
+    r_l[:, :, 1] = np.eye(2)
+    return TabularGame.from_arrays(
+        P_g=P_g,
+        P_l=P_l,
+        r_g=np.zeros((2, 2)),
+        r_l=r_l,
+        gamma=gamma,
+        dirichlet_alpha=0.5,
+        name="two-zones",
+    )
+
+
 def warehouse_labels(num_zones: int = 5) -> Labels:
     zones = tuple(f"zone {z}" for z in range(num_zones))
     return Labels(
@@ -126,6 +155,7 @@ SCENARIOS: dict[str, Callable[[], TabularGame]] = {
     "warehouse": warehouse,
     "federated": federated,
     "grid": grid,
+    "two-zones": two_zones,
 }
 _LABELS: dict[str, Callable[[], Labels]] = {
     "warehouse": warehouse_labels,
