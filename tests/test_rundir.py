@@ -91,9 +91,15 @@ class Primitives:
         return False
 
 
+def _rows(history) -> list[dict]:
+    """The reproducible columns, with every float as its repr: NaN (a terminate row's
+    values) then compares equal to NaN, and no bit is lost."""
+    return [{k: repr(v) for k, v in r.without_timing().items()} for r in history]
+
+
 def _outcome(run: Path, result) -> tuple:
-    history = [r.without_timing() for r in read_history(run / "history.csv")]
-    assert history == [r.without_timing() for r in result.history]
+    history = _rows(read_history(run / "history.csv"))
+    assert history == _rows(result.history)
     return (
         (run / "policy" / "policy.npz").read_bytes(),
         (run / "policy" / "meta.json").read_bytes(),
@@ -191,9 +197,7 @@ def test_a_run_directory_of_version_0_1_is_verified_and_adopted(tmp_path):
         AlternatingMARL(GAME, CONFIG).run(broken, resume=True, progress=False)
     resumed = AlternatingMARL(GAME, CONFIG).run(legacy, resume=True, progress=False)
     assert resumed.value == reference.value
-    assert [r.without_timing() for r in resumed.history] == [
-        r.without_timing() for r in reference.history
-    ]
+    assert _rows(resumed.history) == _rows(reference.history)
     assert (legacy / "policy").is_symlink() and not (legacy / "q_warm.npy").exists()
     assert (legacy / "policy" / "policy.npz").read_bytes() == (
         full / "policy" / "policy.npz"
@@ -272,6 +276,5 @@ def test_two_concurrent_train_processes_on_one_out(tmp_path, subprocess_env):
     assert (out / "policy" / "policy.npz").read_bytes() == (
         alone / "policy" / "policy.npz"
     ).read_bytes()
-    strip = [r.without_timing() for r in read_history(out / "history.csv")]
-    assert strip == [r.without_timing() for r in read_history(alone / "history.csv")]
+    assert _rows(read_history(out / "history.csv")) == _rows(read_history(alone / "history.csv"))
     assert np.isfinite(json.loads((out / "result.json").read_text())["value"])

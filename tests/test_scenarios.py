@@ -128,14 +128,15 @@ def test_every_command_runs_on_the_new_scenarios(name, tmp_path, cli_json):
 
 
 def test_the_warehouse_protocol_file_is_unchanged():
-    """study.json of the warehouse study has exactly the keys it had before scenarios
-    (so --resume accepts a study started earlier); another scenario records its name."""
+    """study.json of the warehouse study has no scenario key (so adding scenarios did not
+    change it: --resume accepts a study started before them; the exploit keys came with
+    the Nash-gap columns, see CHANGELOG); another scenario records its name."""
     from altmarl.experiments.warehouse import WarehouseStudy
 
     assert list(WarehouseStudy().to_json()) == [
         "k_values", "seeds", "rollouts", "horizon", "n", "alternations", "m", "order",
         "eps_tol", "update_rollouts", "local_oracle", "tol", "global_candidates",
-        "reuse_global_response",
+        "reuse_global_response", "exploit", "exploit_rollouts",
     ]  # fmt: skip
     assert WarehouseStudy(scenario="grid").to_json()["scenario"] == "grid"
     with pytest.raises(AltmarlError, match="--scenario 'nope'"):

@@ -151,6 +151,19 @@ def warehouse_labels(num_zones: int = 5) -> Labels:
     )
 
 
+def two_zones_labels() -> Labels:
+    zones = ("zone 0", "zone 1")
+    return Labels(
+        global_states=tuple(f"priority {z}" for z in zones),
+        global_actions=tuple(f"steer to {z}" for z in zones),
+        local_states=zones,
+        local_actions=("idle", "work"),
+        global_agent="dispatcher",
+        local_agents="robots",
+        action_is_state=True,
+    )
+
+
 SCENARIOS: dict[str, Callable[[], TabularGame]] = {
     "warehouse": warehouse,
     "federated": federated,
@@ -161,6 +174,7 @@ _LABELS: dict[str, Callable[[], Labels]] = {
     "warehouse": warehouse_labels,
     "federated": federated_labels,
     "grid": grid_labels,
+    "two-zones": two_zones_labels,
 }
 
 
