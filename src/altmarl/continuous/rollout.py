@@ -31,6 +31,7 @@ from altmarl.continuous.env import (
     mode_bin,
     robot_observation,
     subsample_histogram,
+    subsample_indices,
 )
 from altmarl.continuous.networks import DispatcherNet, LocalPolicyNet
 
@@ -91,7 +92,8 @@ class Rollout:
     ``returns [B]`` discounted returns ``sum_t gamma^t r_t``; ``mode_hits [H, B]`` whether
     ``a_g`` equalled the true population mode; optional trajectories (``record=True``):
     ``s_g [H, B]``, ``s_l [H, B, n]``, ``actions [H, B, n]``, ``local_rewards [H, B, n]``,
-    ``global_actions``/``modes [H, B]``, ``stage_rewards [H, B]``.
+    ``global_actions``/``modes [H, B]``, ``stage_rewards [H, B]``, ``sampled [H, B, k]`` (the
+    indices of the robots the dispatcher sampled).
     """
 
     returns: torch.Tensor
@@ -103,6 +105,7 @@ class Rollout:
     global_actions: torch.Tensor | None = None
     modes: torch.Tensor | None = None
     stage_rewards: torch.Tensor | None = None
+    sampled: torch.Tensor | None = None
 
     @property
     def mode_accuracy(self) -> float:
@@ -136,6 +139,7 @@ def simulate(
         key: [] for key in ("s_g", "s_l", "actions", "local_rewards", "global_actions", "modes")
     }
     stage: list[torch.Tensor] = []
+    sampled: list[torch.Tensor] = []
     discount = 1.0
     for t in range(H):
         # Fixed draw order per step (common random numbers across pairs).
@@ -165,8 +169,16 @@ def simulate(
             ):
                 rec[key].append(val)
             stage.append(r)
+            # the same keys subsample_histogram ranked: the robots a_g was chosen from
+            sampled.append(subsample_indices(k, u_sub))
         s_g, s_l = global_step(w, s_g, a_g, z_g), local_step(w, s_l, a_l, z_l)
     if not record:
         return Rollout(returns=returns, mode_hits=hits)
     stacked = {key: torch.stack(vals) for key, vals in rec.items()}
-    return Rollout(returns=returns, mode_hits=hits, stage_rewards=torch.stack(stage), **stacked)
+    return Rollout(
+        returns=returns,
+        mode_hits=hits,
+        stage_rewards=torch.stack(stage),
+        sampled=torch.stack(sampled),
+        **stacked,
+    )
