@@ -106,6 +106,7 @@ SHRINK: tuple[tuple[str, str], ...] = (
     (r"^python benchmarks/bench_glearn\.py\b", "--k 5"),
     (r"^python benchmarks/bench_llearn\.py\b", "--quick"),
     (r"^python benchmarks/bench_train\.py\b", "--k-values 1 --n 100"),
+    (r"^python benchmarks/speed_table\.py\b", "--rows glearn-refuse"),
     (r"^python benchmarks/bench_animate\.py\b", "--steps 3 --scenarios grid"),
     (r"^python benchmarks/bench_checkpoint\.py\b", "--k-values 2 --repeats 1"),
     (

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 
@@ -12,6 +13,7 @@ from scipy.stats import chi2
 from altmarl.counts import CountSpace, TupleSpace
 from altmarl.errors import AltmarlError, MemoryBudgetError
 from altmarl.exact import exact_value, optimal_global_value
+from altmarl.game import TabularGame
 from altmarl.glearn import (
     GLearnOracle,
     empirical_adapted_bellman,
@@ -21,13 +23,18 @@ from altmarl.glearn import (
     surrogate_reward,
     value_iteration,
 )
+from altmarl.glearn import operator as glearn_operator
+from altmarl.glearn.anderson import Anderson
 from altmarl.glearn.offpolicy import epsilon_greedy_behaviour, glearn_offpolicy
-from altmarl.glearn.value_iteration import _Sweeper
+from altmarl.glearn.operator import tiled_order
+from altmarl.glearn.oracle import glearn_bytes
+from altmarl.glearn.sampling import _destinations, sample_mean_field_common
+from altmarl.glearn.value_iteration import _Sweeper, max_over_actions
 from altmarl.oracles import GlobalOracle
 from altmarl.policies import GlobalPolicy, LocalPolicy
 from altmarl.policy_dir import load_policy_dir
 from altmarl.rewards import BernoulliRewards, UniformRewardNoise
-from altmarl.scenarios import random_game
+from altmarl.scenarios import random_game, warehouse
 from altmarl.theory import bellman_noise_bound, best_response_gap, q_table_size
 
 
@@ -189,6 +196,53 @@ def test_sweep_kernel_matches_reference_apply(num_global_states):
     np.testing.assert_array_equal(q2, q_in)
     np.testing.assert_array_equal(out2, out)
     assert (v_lo2, v_hi2) == (v_lo, v_hi)
+    # visiting count space tile by tile changes nothing but the order of the work
+    order = tiled_order(op.space.all(), tile=1)
+    assert not np.array_equal(order, np.arange(order.size))
+    tiled = dataclasses.replace(op, sweep_order=order)
+    out3 = np.empty_like(vt)
+    assert _Sweeper(tiled, q_in.copy())(vt, out3, write_q=False)[2:] == (v_lo, v_hi)
+    np.testing.assert_array_equal(out3, out)
+
+
+def test_float32_sweep_is_exact_for_the_rounded_iterate():
+    """A float32 sweep gathers V - offset rounded to float32 (offset: the midrange of V),
+    overwrites V by that rounded iterate, and returns G of it, with G(V) - V measured on
+    it: exactly what the span rule's certificate needs (it holds for any V)."""
+    game, local = tiny(5, S_g=3, A_g=3)
+    op = empirical_adapted_bellman(game, local, 4, 17, seed=1)
+    rng = np.random.default_rng(1)
+    vt = rng.uniform(4e3, 5e3, op.shape[1::-1])  # large values: the rounding is visible
+    offset = (vt.min() + vt.max()) / 2
+    rounded = (vt - offset).astype(np.float32).astype(np.float64) + offset
+    assert np.abs(rounded - vt).max() > 1e-6
+    sweep = _Sweeper(op, np.zeros(op.shape))
+    v_in, out = vt.copy(), np.empty_like(vt)
+    _, _, lo, hi = sweep(v_in, out, write_q=False, single=True)
+    np.testing.assert_array_equal(v_in, rounded)
+    g = op.apply(rounded.T[..., None]).max(axis=-1).T  # G(V) by the reference route
+    np.testing.assert_allclose(out, g, rtol=0, atol=1e-9)
+    assert lo == pytest.approx((g - rounded).min(), abs=1e-9)
+    assert hi == pytest.approx((g - rounded).max(), abs=1e-9)
+    assert sweep.rounding == pytest.approx(2.0**-24 * (vt.max() - vt.min()) / 2)
+
+
+def test_common_sampler_follows_its_definition():
+    """next_index[s, c, j] is the rank of the count vector of the destinations of the first
+    c_i common draws of every bin i (sampling.py's definition), for the run-by-run kernel,
+    at every number of local states (one bin, two bins: one run; more: many runs)."""
+    for k, L in ((3, 1), (6, 2), (5, 3), (7, 5)):
+        game, local = tiny(20 + L, S_l=L)
+        p_bar, _ = game.averaged_local(local.probs)
+        space, m, S = CountSpace(k, L), 3, game.num_sg
+        nxt = sample_mean_field_common(space, p_bar, m, np.random.default_rng(4))
+        dest = _destinations(p_bar, np.random.default_rng(4), (S, m, L, k))
+        counts = space.all()
+        expect = np.empty_like(nxt)
+        for s, x, j in itertools.product(range(S), range(space.size), range(m)):
+            moved = [np.bincount(dest[s, j, i, : counts[x, i]], minlength=L) for i in range(L)]
+            expect[s, x, j] = space.rank(np.sum(moved, axis=0))
+        np.testing.assert_array_equal(nxt, expect)
 
 
 @settings(max_examples=40, deadline=None)
@@ -224,6 +278,91 @@ def test_stopping_rules_certify_their_error_bound(stopping, seed, gamma):
     # warm start at the fixed point: done almost at once
     _, warm = value_iteration(op, tol=1e-6, q0=q_star, stopping=stopping)
     assert warm["iterations"] <= 2
+
+
+def test_mixed_precision_is_certified_and_ends_in_double():
+    """precision="mixed": float32 gathers while the span is far above their rounding, then
+    float64. At tol = 1e-9 on values of order 1e3 the float32 rounding (~1e-5) is far
+    above what the certificate needs, so the iteration must switch to float64; the
+    certified bound holds against the fixed point either way."""
+    game, local = tiny(7, gamma=0.9)
+    big = TabularGame.from_arrays(
+        P_g=game.P_g, P_l=game.P_l, r_g=1e3 * game.r_g, r_l=1e3 * game.r_l, gamma=game.gamma
+    )
+    op = empirical_adapted_bellman(big, local, 4, 20, seed=3)
+    q_star, _ = value_iteration(op, tol=1e-9, stopping="residual", max_iterations=10**5)
+    for tol in (1e-9, 1e-2):
+        q, info = value_iteration(op, tol=tol, precision="mixed")
+        assert info["converged"] and np.abs(q - q_star).max() <= info["error_bound"] + 1e-8
+        assert info["float32_sweeps"] > 0
+        if tol == 1e-9:
+            assert info["float32_sweeps"] < info["iterations"] - 3
+    _, double = value_iteration(op, tol=1e-9, precision="double")
+    assert double["float32_sweeps"] == 0
+    # a small table: "auto" stays in float64
+    assert value_iteration(op, tol=1e-9)[1]["float32_sweeps"] == 0
+    with pytest.raises(AltmarlError, match="precision"):
+        value_iteration(op, precision="half")
+
+
+def test_large_table_path_agrees_with_the_small_table_path(monkeypatch):
+    """Above LARGE_TABLE_BYTES (lowered here so that k = 12 qualifies) the operator carries
+    a tiled sweep order and value iteration gathers float32 values first; the answer
+    agrees with float64 rank-order iteration within the two certified bounds, and the
+    greedy policies agree wherever the best action leads by more than both bounds."""
+    game = warehouse()
+    local = LocalPolicy.uniform(5, 5, 3)
+    size = CountSpace(12, 5).size
+    assert empirical_adapted_bellman(game, local, 12, 3, seed=0).sweep_order is None
+    monkeypatch.setattr(glearn_operator, "LARGE_TABLE_BYTES", size * 5 * 8 - 1)
+    op = empirical_adapted_bellman(game, local, 12, 30, seed=0)
+    np.testing.assert_array_equal(op.sweep_order, tiled_order(op.space.all()))
+    q_auto, auto = value_iteration(op, tol=1e-4)
+    q_ref, ref = value_iteration(dataclasses.replace(op, sweep_order=None), tol=1e-4)
+    assert auto["float32_sweeps"] > 0 and ref["float32_sweeps"] == 0
+    bound = auto["error_bound"] + ref["error_bound"]
+    assert np.abs(q_auto - q_ref).max() <= bound
+    top = np.sort(q_ref, axis=-1)
+    clear = top[..., -1] - top[..., -2] > 2 * bound
+    assert clear.mean() > 0.9
+    np.testing.assert_array_equal(q_auto.argmax(-1)[clear], q_ref.argmax(-1)[clear])
+
+
+def test_anderson_step_solves_its_least_squares_problem():
+    """Type-II Anderson mixing (the fused kernels): x+ = g - sum_l a_l dg_l with a minimising
+    ||f - sum_l a_l df_l||_2 (plus the ridge) over the last `depth` differences of centred
+    residuals f = g(x) - x - mean and images g, stored as float32 (so the ring buffer and
+    the incremental Gram matrix are checked). Replayed with numpy on a linear map; only the
+    order of the sums differs."""
+    rng = np.random.default_rng(0)
+    n, depth = 400, 3
+    M = rng.normal(0, 0.9 / np.sqrt(n), (n, n))
+    b = rng.normal(size=n)
+    acc = Anderson(depth, n)
+    x = rng.normal(size=n)
+    hist: list[tuple[np.ndarray, np.ndarray]] = []
+    f_prev = g_prev = None
+    for _ in range(8):
+        g = M @ x + b
+        f = g - x - (g - x).mean()
+        if f_prev is not None:
+            df = (f - f_prev).astype(np.float32).astype(np.float64)
+            dg = (g - g_prev).astype(np.float32).astype(np.float64)
+            hist = [*hist, (df, dg)][-depth:]
+        f_prev, g_prev = f, g
+        if hist:
+            DF = np.array([h[0] for h in hist])
+            DG = np.array([h[1] for h in hist])
+            gram = DF @ DF.T
+            ridge = 1e-12 * max(1.0, np.trace(gram))
+            coef = np.linalg.solve(gram + ridge * np.eye(len(hist)), DF @ f)
+            expect = g - coef @ DG
+        else:
+            expect = g
+        out = np.empty(n)
+        acc.step(x, g, out)
+        np.testing.assert_allclose(out, expect, rtol=1e-9, atol=1e-9)
+        x = out
 
 
 def test_anderson_zero_is_plain_value_iteration_with_the_span_rule():
@@ -264,6 +403,24 @@ def test_max_iterations_reports_not_converged():
 
 
 # ------------------------------------------------------------------- greedy (eq. 20)
+
+
+def test_greedy_policy_matches_the_array_reference():
+    """The one-pass kernel gives the same table as eq. 20 written with array reductions
+    (maximum, the tie set, first tied action, seeded keys for the multi-way ties)."""
+    rng = np.random.default_rng(3)
+    q = rng.integers(0, 3, size=(3, 500, 4)) + rng.uniform(0, 1e-10, size=(3, 500, 4))
+    tie_tol, seed = 1e-9, 21
+    best = q.max(axis=-1, keepdims=True)
+    tied = q >= best - tie_tol
+    expect = np.argmax(tied, axis=-1)
+    multi = tied.sum(axis=-1) > 1
+    keys = np.random.default_rng(seed).random((int(multi.sum()), q.shape[-1]))
+    keys[~tied[multi]] = -1.0
+    expect[multi] = np.argmax(keys, axis=-1)
+    assert 0.3 < multi.mean() < 0.9
+    np.testing.assert_array_equal(greedy_policy(q, seed, tie_tol=tie_tol), expect)
+    np.testing.assert_array_equal(max_over_actions(q), best[..., 0])
 
 
 def test_greedy_policy_breaks_ties_uniformly_and_reproducibly():
@@ -517,6 +674,23 @@ def test_cli_glearn_bad_input_exits_2(cli, argv, needle):
     code, out, err = cli("glearn", "--scenario", "warehouse", *argv)
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and needle in err
+
+
+def test_glearn_refuses_over_the_memory_budget_before_allocating(monkeypatch):
+    """The whole call's footprint (operator, value iteration, greedy policy) is checked
+    before anything is built: k = 100 on the warehouse (|C_k| = 4,598,126) needs about
+    5.8 GiB and fits the default 8 GiB budget; k = 130 does not; a 1 GiB budget refuses
+    k = 100 at once, naming the call and the amount."""
+    game = warehouse()
+    local = LocalPolicy.uniform(5, 5, 3)
+    need = {k: glearn_bytes(CountSpace(k, 5).size, 5, 5, 5, 30) for k in (100, 130)}
+    assert 5 * 2**30 < need[100] < 6 * 2**30 < 8 * 2**30 < need[130]
+    with pytest.raises(MemoryBudgetError, match=r"G-LEARN \(k=130, \|X\|=12840751, m=30\)"):
+        glearn(game, local, 130)
+    monkeypatch.setenv("ALTMARL_MEMORY_BUDGET_GB", "1")
+    gib = need[100] / 2**30
+    with pytest.raises(MemoryBudgetError, match=rf"k=100, .* {gib:.3g} GiB, over .* 1 GiB"):
+        glearn(game, local, 100)
 
 
 def test_cli_glearn_memory_budget(cli, monkeypatch):

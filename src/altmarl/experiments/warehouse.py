@@ -132,7 +132,8 @@ class WarehouseStudy:
 
 
 def job_config(params: dict[str, Any]) -> AlternatingConfig:
-    """The training configuration of one job."""
+    """The training configuration of the job at ``params`` (a :meth:`WarehouseStudy.jobs`
+    job's parameters: the protocol's fields plus ``k`` and ``seed``)."""
     from altmarl.alternating import AlternatingConfig
 
     return AlternatingConfig(

@@ -18,12 +18,22 @@ from altmarl.counts import check_k
 from altmarl.game import TabularGame
 from altmarl.glearn.operator import (
     DEFAULT_M,
+    LARGE_TABLE_BYTES,
     check_m,
     empirical_adapted_bellman,
     exact_adapted_bellman,
+    operator_bytes,
+    operator_space,
 )
 from altmarl.glearn.sampling import Sampling
-from altmarl.glearn.value_iteration import Stopping, greedy_policy, value_iteration
+from altmarl.glearn.value_iteration import (
+    Stopping,
+    greedy_policy,
+    iteration_bytes,
+    max_over_actions,
+    value_iteration,
+)
+from altmarl.memory import check_memory
 from altmarl.oracles import GLearnResult, OracleInfo, PreviousAnswer
 from altmarl.policies import GlobalPolicy, LocalPolicy, Parameterization
 from altmarl.rewards import RewardSampler
@@ -85,6 +95,7 @@ def glearn(
     t0 = time.perf_counter()
     k = check_k(k)
     m = check_m(m)
+    _check_glearn_memory(game, k, m, parameterization, anderson)
     rng = as_generator(seed)
     rng_op, rng_tie = rng.spawn(2)
     if m is None:
@@ -111,7 +122,7 @@ def glearn(
     table = greedy_policy(q, rng_tie)
     policy = GlobalPolicy(table, k, game.num_sl, game.num_ag, parameterization)
     info = GLearnInfo(
-        value=float(q.max(axis=-1).mean()),
+        value=float(max_over_actions(q).mean()),
         iterations=vi["iterations"],
         residual=vi["residual"],
         error_bound=vi["error_bound"],
@@ -123,8 +134,44 @@ def glearn(
         parameterization=parameterization,
         stopping=stopping,
         converged=vi["converged"],
+        extra={"float32_sweeps": vi["float32_sweeps"]},
     )
     return GLearnResult(q=q, policy=policy, info=info)
+
+
+def glearn_bytes(
+    size: int,
+    num_global_states: int,
+    num_global_actions: int,
+    num_local_states: int,
+    m: int,
+    anderson: int = 5,
+) -> int:
+    """Bytes :func:`glearn` needs on ``|X| = size`` inputs with ``m`` samples: the sampled
+    operator, value iteration's buffers and the greedy policy, counted as if all were
+    alive at once (an upper bound of the peak; Python and the libraries come on top)."""
+    S, A = num_global_states, num_global_actions
+    mixed = size * S * 8 > LARGE_TABLE_BYTES
+    return (
+        operator_bytes(size, S, m, num_local_states)
+        + iteration_bytes((S, size, A), anderson, mixed)
+        + size * S * 17  # greedy_policy: max_a Q, the first maximiser, the tie flags
+    )
+
+
+def _check_glearn_memory(
+    game: TabularGame, k: int, m: int | None, parameterization: str, anderson: int
+) -> None:
+    """Refuse, before anything is allocated, a G-LEARN call over the memory budget."""
+    if m is None:
+        return  # exact_adapted_bellman checks its dense tables itself
+    space = operator_space(k, game.num_sl, parameterization)
+    need = glearn_bytes(space.size, game.num_sg, game.num_ag, game.num_sl, m, anderson)
+    check_memory(
+        need,
+        f"G-LEARN (k={k}, |X|={space.size}, m={m})",
+        hint="lower k or m, or use the mean-field parameterization",
+    )
 
 
 @dataclass(frozen=True)

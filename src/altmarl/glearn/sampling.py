@@ -22,7 +22,7 @@ from typing import Literal
 import numba
 import numpy as np
 
-from altmarl.counts import CountSpace, TupleSpace, binom_table, rank_count
+from altmarl.counts import CountSpace, TupleSpace, binom_table
 from altmarl.game import TabularGame
 from altmarl.rewards import RewardSampler
 
@@ -31,27 +31,63 @@ SAMPLING_SCHEMES: tuple[str, ...] = ("common", "independent")
 
 
 @numba.njit(parallel=True, cache=True)
-def _next_ranks_common(counts: np.ndarray, hist: np.ndarray, binom: np.ndarray) -> np.ndarray:
+def _next_ranks_common(
+    counts: np.ndarray, starts: np.ndarray, hist: np.ndarray, binom: np.ndarray
+) -> np.ndarray:  # pragma: no cover - jitted
     """``next[s, x, j] = rank(sum_i hist[s, j, i, counts[x, i], :])``.
 
-    counts : ``[X, L]`` count vectors; hist : ``[S, m, L, k+1, L]`` prefix histograms of the
-    common destination draws; binom : rank table. Returns ``[S, X, m]`` int32.
+    counts : ``[X, L]`` count vectors in rank order; starts : the ranks ``x`` with
+    ``counts[x, 0] == 0`` (and 0), where a run begins; hist : ``[S, m, L, k+1, L]``
+    prefix histograms of the common destination draws; binom : rank table. Returns
+    ``[S, X, m]`` int32.
+
+    In rank order only bins 0 and 1 change within a run (``c_0 = 0, 1, ...`` while
+    ``c_0 + c_1`` and the other bins stay fixed), so the other bins' contribution is
+    summed once per run, and bins 0 and 1 are read from ``[k+1, S, m, L]`` copies in
+    which one ``c_i`` is one contiguous block: about 3x fewer operations and cache misses
+    than summing every bin for every ``x``. Integer arithmetic: the ranks do not depend
+    on the order of the work.
     """
     X, L = counts.shape
-    S, m = hist.shape[0], hist.shape[1]
+    S, m, K1 = hist.shape[0], hist.shape[1], hist.shape[3]
+    head = np.zeros((2, K1, S, m, L), dtype=np.int32)  # head[i, n, s, j] = hist[s, j, i, n]
+    for i in range(min(2, L)):
+        for n in range(K1):
+            for s in range(S):
+                for j in range(m):
+                    for t in range(L):
+                        head[i, n, s, j, t] = hist[s, j, i, n, t]
     out = np.empty((S, X, m), dtype=np.int32)
-    for x in numba.prange(X):
-        nxt = np.empty(L, dtype=np.int64)
+    nrun = starts.shape[0]
+    for u in numba.prange(nrun):
+        x0 = starts[u]
+        x1 = starts[u + 1] if u + 1 < nrun else X
+        tail = np.zeros((S, m, L), dtype=np.int32)
         for s in range(S):
             for j in range(m):
-                nxt[:] = 0
-                for i in range(L):
-                    ci = counts[x, i]
-                    if ci > 0:
-                        for t in range(L):
-                            nxt[t] += hist[s, j, i, ci, t]
-                out[s, x, j] = rank_count(nxt, binom)
+                for i in range(2, L):
+                    ci = counts[x0, i]
+                    for t in range(L):
+                        tail[s, j, t] += hist[s, j, i, ci, t]
+        for x in range(x0, x1):
+            h0 = head[0, counts[x, 0]]
+            h1 = head[1, counts[x, 1] if L > 1 else 0]
+            for s in range(S):
+                for j in range(m):
+                    r = np.int64(0)
+                    bar = np.int64(-1)
+                    for t in range(L - 1):
+                        bar += tail[s, j, t] + h0[s, j, t] + h1[s, j, t] + 1
+                        r += binom[bar, t + 1]
+                    out[s, x, j] = r
     return out
+
+
+def run_starts(counts: np.ndarray) -> np.ndarray:
+    """Ranks where a run of :func:`_next_ranks_common` begins (``c_0 = 0``, and rank 0)."""
+    first = counts[:, 0] == 0
+    first[:1] = True
+    return np.flatnonzero(first)
 
 
 def _destinations(
@@ -70,15 +106,22 @@ def _destinations(
 
 
 def sample_mean_field_common(
-    space: CountSpace, p_bar: np.ndarray, m: int, rng: np.random.Generator
+    space: CountSpace,
+    p_bar: np.ndarray,
+    m: int,
+    rng: np.random.Generator,
+    counts: np.ndarray | None = None,
 ) -> np.ndarray:
+    """``next_index [S, |C_k|, m]`` with common random numbers; ``counts``: ``space.all()``
+    when the caller has it already."""
     k, L = space.k, space.num_states
     S = p_bar.shape[1]
+    counts = space.all() if counts is None else counts
     dest = _destinations(p_bar, rng, (S, m, L, k))  # [S, m, L, k]
     onehot = (dest[..., None] == np.arange(L)).astype(np.int32)  # [S, m, L, k, L]
     hist = np.zeros((S, m, L, k + 1, L), dtype=np.int32)
     np.cumsum(onehot, axis=3, out=hist[:, :, :, 1:, :])
-    return _next_ranks_common(space.all(), hist, binom_table(k, L))
+    return _next_ranks_common(counts, run_starts(counts), hist, binom_table(k, L))
 
 
 def sample_mean_field_independent(
@@ -132,8 +175,11 @@ def sampled_reward(
     m: int,
     sampler: RewardSampler,
     rng: np.random.Generator,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean of ``m`` sampled stage rewards per entry (Definition F.2), common random numbers.
+
+    Returned in the two parts of :class:`~altmarl.glearn.operator.AdaptedOperator`:
+    ``(global [S_g, A_g], local [S_g, |X|])``, the entry being their sum.
 
     Global part: ``m`` draws per ``(s_g, a_g)``, shared by every ``x``. Local part: for
     source state ``i`` and slot ``t < k``, ``m`` agent draws (action ``~ pi_l``, then a
@@ -161,4 +207,4 @@ def sampled_reward(
     else:
         tuples = space.all()  # [X, k]
         local = slot_mean[:, tuples, np.arange(k)].sum(axis=-1) / k  # [S, X]
-    return np.asarray(rg[:, None, :] + local[:, :, None])
+    return rg, np.ascontiguousarray(local)
