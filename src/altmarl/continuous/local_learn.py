@@ -37,11 +37,12 @@ class LocalLearnConfig:
 
     algo: str = "trpo"
     episodes: int = 2
+    learners: int = 125
     updates: int = 1
     trpo: TRPOConfig = field(default_factory=TRPOConfig)
     critic_lr: float = 3e-3
-    critic_steps: int = 20
-    critic_batch: int = 8192
+    critic_steps: int = 5
+    critic_batch: int = 4096
     value_coef: float = 0.5
     ppo_clip: float = 0.2
     ppo_epochs: int = 4
@@ -52,8 +53,8 @@ class LocalLearnConfig:
     def __post_init__(self) -> None:
         if self.algo not in LOCAL_ALGOS:
             raise AltmarlError(f"local algo {self.algo!r} must be one of {LOCAL_ALGOS}")
-        if self.episodes < 1 or self.updates < 1:
-            raise AltmarlError("local episodes and updates must be >= 1")
+        if self.episodes < 1 or self.updates < 1 or self.learners < 1:
+            raise AltmarlError("local episodes, learners and updates must be >= 1")
 
 
 def discounted_returns(rewards: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -65,6 +66,24 @@ def discounted_returns(rewards: torch.Tensor, gamma: float) -> torch.Tensor:
         acc = rewards[t] + gamma * acc
         out[t] = acc
     return out
+
+
+def _learners(
+    tensors: tuple[torch.Tensor, ...], learners: int, generator: torch.Generator
+) -> tuple[torch.Tensor, ...]:
+    """The trajectories ``[H, B, learners]`` of ``learners`` robots per episode, a uniformly
+    random subset of each episode's ``n`` (all of them when ``learners >= n``).
+
+    Why a subset: the policy gradient's noise comes mostly from the few episodes of a batch
+    (every robot of an episode shares its ``s_g`` path and start), not from the number of
+    robots, while the update's cost grows with the samples."""
+    H, B, n = tensors[0].shape
+    if learners >= n:
+        return tensors
+    keys = torch.rand(B, n, generator=generator)
+    idx = torch.topk(keys, learners, dim=1, largest=False).indices  # [B, learners]
+    idx = idx[None].expand(H, B, learners)
+    return tuple(torch.gather(x, 2, idx) for x in tensors)
 
 
 def _critic_inputs(s_g: torch.Tensor, s_l: torch.Tensor) -> torch.Tensor:
@@ -149,10 +168,13 @@ def local_best_response(
         )
         assert roll.s_l is not None and roll.s_g is not None and roll.actions is not None
         assert roll.local_rewards is not None
-        returns = discounted_returns(roll.local_rewards, w.gamma).reshape(-1)
-        critic_in = _critic_inputs(roll.s_g, roll.s_l).reshape(-1, 3)
+        s_l, actions, rewards = _learners(
+            (roll.s_l, roll.actions, roll.local_rewards), config.learners, generator
+        )
+        returns = discounted_returns(rewards, w.gamma).reshape(-1)
+        critic_in = _critic_inputs(roll.s_g, s_l).reshape(-1, 3)
         obs = critic_in[:, :2]
-        actions = roll.actions.reshape(-1)
+        actions = actions.reshape(-1)
         with torch.no_grad():
             adv = returns - critic(critic_in)
         adv = (adv - adv.mean()) / (adv.std() + 1e-8)
