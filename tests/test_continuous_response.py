@@ -449,3 +449,37 @@ def test_legacy_run_config_loads(tmp_path):
         _tiny(dispatcher_init="classifier")
     with pytest.raises(AltmarlError, match="protocol"):
         _tiny(protocol="theirs")
+
+
+# ---------------------------------------------------------------------------- the study
+
+
+@pytest.mark.slow
+def test_reproduce_continuous_paper_protocol_end_to_end(cli, tmp_path):
+    out = tmp_path / "paper"
+    small = ["--k-values", "1,4", "--seeds", "2", "--alternations", "1", "--horizon", "10",
+             "--rollouts", "3", "--n", "40", "--eval-episodes", "2", "--workers", "1"]  # fmt: skip
+    code, stdout, err = cli("reproduce", "continuous", *small, "--protocol", "paper",
+                            "--out", str(out), "--json")  # fmt: skip
+    assert code == 0, err
+    study = json.loads((out / "study.json").read_text())
+    # the paper's protocol starts from the authors' dispatcher, a mode classifier
+    assert study["protocol"] == "paper" and study["dispatcher_init"] == "mode-classifier"
+    config = json.loads((out / "runs" / "k4_seed0" / "config.json").read_text())
+    assert config["protocol"] == "paper" and config["threads"] == 1
+    res = json.loads((out / "runs" / "k4_seed0" / "result.json").read_text())
+    assert res["horizon"] == 50 and res["protocol"] == "paper"
+    assert res["margin"] == pytest.approx(res["value"] - res["best_constant_value"], abs=1e-4)
+    files = set(json.loads(stdout)["files"])
+    assert {"margin_vs_k_continuous.png", "margin_vs_k_continuous.csv"} <= files
+    summary = (out / "summary.md").read_text()
+    assert "paper return" in summary and "127.7" in summary  # the paper's k = 1 return
+    # the margin table: one row per k, runs above and runs sure counted out of 2 seeds
+    with (out / "margin_vs_k_continuous.csv").open() as fh:
+        header, *rows = [line.strip().split(",") for line in fh]
+    assert header[0] == "k" and [r[0] for r in rows] == ["1", "4"]
+    assert all(0 <= int(r[header.index("runs_above_constant")]) <= 2 for r in rows)
+    # a protocol that does not exist: exit 2, one line naming the argument
+    code, _, err = cli("reproduce", "continuous", *small, "--protocol", "authors",
+                       "--out", str(tmp_path / "bad"))  # fmt: skip
+    assert code == 2 and "--protocol" in err and len(err.strip().splitlines()) == 1

@@ -49,11 +49,17 @@ def register_continuous(studies: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--dispatcher-init",
         default=None,
-        help="fresh (default) or mode-classifier: the dispatcher starts as the paper's "
-        "classifier of the population mode",
+        help="fresh or mode-classifier (the dispatcher starts as the paper's classifier of "
+        "the population mode); default fresh, mode-classifier under --protocol paper",
     )
     add_sweep_args(p)
     p.set_defaults(func=run_continuous_study)
+
+
+def default_init(protocol: str | None) -> str | None:
+    """The dispatcher's start under ``protocol``: the paper's protocol starts where the
+    authors' pipeline does, from their mode classifier."""
+    return "mode-classifier" if protocol == "paper" else None
 
 
 def run_continuous_study(args: argparse.Namespace) -> int:
@@ -76,6 +82,6 @@ def run_continuous_study(args: argparse.Namespace) -> int:
         alternations=args.alternations,
         eval_episodes=args.eval_episodes,
         protocol=args.protocol,
-        dispatcher_init=args.dispatcher_init,
+        dispatcher_init=args.dispatcher_init or default_init(args.protocol),
     )
     return run_and_report(study, run_study, args)

@@ -46,6 +46,7 @@ found.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -218,21 +219,21 @@ class AdvantageModel:
 
 
 def constant_dispatcher(target: int, *, sees_global_state: bool = True) -> DispatcherNet:
-    """A dispatcher network that points at ``target`` whatever it observes."""
-    net = DispatcherNet(sees_global_state=sees_global_state)
+    """A dispatcher network that points at ``target`` whatever it observes (every weight 0,
+    the output bias one-hot)."""
+    with torch.random.fork_rng(devices=[]):  # the layers' random start is overwritten
+        net = DispatcherNet(sees_global_state=sees_global_state)
     last = net.body[-1]
     assert isinstance(last, nn.Linear)
     with torch.no_grad():
-        last.weight.zero_()
-        last.bias.zero_()
+        for p in net.parameters():
+            p.zero_()
         last.bias[target] = 1.0
     return net
 
 
 def copy_dispatcher(net: DispatcherNet) -> DispatcherNet:
-    out = DispatcherNet(sees_global_state=net.sees_global_state)
-    out.load_state_dict(net.state_dict())
-    return out
+    return copy.deepcopy(net)
 
 
 def global_best_response(

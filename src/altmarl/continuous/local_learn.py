@@ -16,6 +16,7 @@ The policy update is TRPO (default) or, for ablations, PPO (clipped surrogate) o
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,8 +159,7 @@ def local_best_response(
 
     The critic is updated in place (it is only a baseline). Returns the proposal, info (the
     last batch's population states for the G step, TRPO statistics)."""
-    proposal = LocalPolicyNet()
-    proposal.load_state_dict(policy.state_dict())
+    proposal = copy.deepcopy(policy)
     a2c_opt = torch.optim.Adam(proposal.parameters(), lr=config.a2c_lr)
     info: dict[str, Any] = {"kl": 0.0, "accepted_steps": 0, "step_fraction": 0.0}
     for _ in range(config.updates):

@@ -12,6 +12,7 @@ capped near the larger cluster's share (about 55%); it rises with ``k``.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,8 +58,7 @@ def fit_mode_classifier(
 ) -> tuple[DispatcherNet, dict[str, Any]]:
     """A copy of ``net`` trained to classify the initial population mode from a k-sample."""
     obs, labels = mode_dataset(w, k, config.samples, generator)
-    proposal = DispatcherNet(sees_global_state=net.sees_global_state)
-    proposal.load_state_dict(net.state_dict())
+    proposal = copy.deepcopy(net)
     opt = torch.optim.Adam(proposal.parameters(), lr=config.lr)
     loss = torch.tensor(0.0)
     for _ in range(config.epochs):

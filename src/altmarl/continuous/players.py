@@ -4,15 +4,16 @@ loop of Algorithm 14 (:class:`~altmarl.alternating.driver.Alternation`).
 * :class:`LocalStep` -- the L step: policy-gradient updates (TRPO by default) of a copy of
   the shared robot network against the fixed dispatcher (:mod:`~altmarl.continuous.local_learn`);
 * :class:`GlobalStep` -- the G step: the dispatcher's best response in return against the
-  fixed robots (:mod:`~altmarl.continuous.global_response`);
-* :class:`CachedRolloutEvaluator` -- every pair valued by online execution on ONE set of
-  evaluation episodes fixed for the run (common random numbers for every comparison); a
-  pair already valued (the incumbent) is not simulated again, nor is a new dispatcher that
-  acts like a valued one at every step of those episodes (its episodes would be the same).
+  fixed robots (:mod:`~altmarl.continuous.global_response`) and the best constant it found;
+* :class:`CachedRolloutEvaluator` -- UPDATE's valuations by online execution with common
+  random numbers: robot proposals on one set of episodes fixed for the run (the incumbent
+  cached), dispatcher proposals on fresh episodes, all candidates in one batch;
+* :class:`PairedKeepBetter` -- UPDATE's rule on those paired valuations.
 
 What the steps carry from one to the next (the run's memo) is :class:`LearnerState`: the
-critic (a baseline of the L step, never deployed) with its optimiser, and the population
-snapshots of the last L-step batch, from which the next G step draws its states.
+critic (a baseline of the L step, never deployed) with its optimiser, the population
+snapshots of the last L-step batch, from which the next G step draws its states, and the G
+step's regression model.
 """
 
 from __future__ import annotations
@@ -85,14 +86,15 @@ class PolicyGradientInfo(OracleInfo):
 @dataclass(frozen=True, kw_only=True)
 class ReturnResponseInfo(OracleInfo):
     """A G step's report: the fit's loss, how much the target matters (``g_spread``, the mean
-    of ``max_a Q - min_a Q``) and the share of observations where the proposal acts
-    differently from the incumbent (``g_changed``), and the bin of the constant candidate
-    (``g_constant``)."""
+    of ``max_a Q - min_a Q``), the share of the step's observations where the regressed
+    dispatcher acts differently from the incumbent (``g_changed``), the bin of the constant
+    candidate (``g_constant``) and the share where it differs (``g_constant_changed``)."""
 
     g_loss: float = math.nan
     g_spread: float = math.nan
     g_changed: float = math.nan
     g_constant: int = -1
+    g_constant_changed: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -182,17 +184,21 @@ class GlobalStep:
             g_spread=float(info["g_spread"]),
             g_changed=float(info["g_changed"]),
             g_constant=int(info["g_constant"]),
+            g_constant_changed=float(info["g_constant_changed"]),
         )
         constant = constant_dispatcher(
             int(info["g_constant"]), sees_global_state=dispatcher.sees_global_state
         )
-        pair_with = (constant, policy)
+        with_constant = (constant, policy)
         offers = (
             (info["g_changed"], Candidate("return-response", (proposal, policy))),
-            (info["g_constant_changed"], Candidate(f"constant-{info['g_constant']}", pair_with)),
+            (
+                info["g_constant_changed"],
+                Candidate(f"constant-{info['g_constant']}", with_constant),
+            ),
         )
         # a candidate that acts as the incumbent on every state the step drew is not offered
-        candidates = tuple(c for changed, c in offers if changed > 0)
+        candidates = tuple(cand for changed, cand in offers if changed > 0)
         if not candidates:
             candidates = (Candidate("no-change", pair),)
         return Proposal(candidates, report, replace(memo, advantage_model=model))

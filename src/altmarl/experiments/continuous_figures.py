@@ -105,15 +105,17 @@ def continuous_figures(out: Path, study: Any) -> dict[str, Path]:
     _accuracy_figure(ks, n_ok, col, paper, figure)
     _, t_mean, t_std, *_ = seed_stats(col["train_seconds"])
     cpu_mean = mean_of("train_cpu_seconds")
+
+    def runtime(ax: Any) -> None:
+        band_plot(ax, ks, t_mean, t_std, f"wall ({study.alternations} alternations)")
+        ax.plot(ks, cpu_mean, "--", label="processor time")
+
     figure(
         "runtime_vs_k_continuous",
         ["k", "seeds", "train_seconds_mean", "train_seconds_std", "train_cpu_seconds_mean"],
         list(zip(ks, n_ok, t_mean, t_std, cpu_mean, strict=True)),
         "training time per run (s)",
-        lambda ax: (
-            band_plot(ax, ks, t_mean, t_std, f"wall ({study.alternations} alternations)"),
-            ax.plot(ks, cpu_mean, "--", label="processor time"),
-        ),
+        runtime,
     )
     heat = _zone_heatmap(out, int(ks.max()), study)
     if heat is not None:
