@@ -17,3 +17,10 @@ def crash_once(params: dict) -> dict:
         marker.write_text("")
         os._exit(1)
     return {"value": params["x"] ** 2}
+
+
+def fail_on_two(params: dict) -> dict:
+    """Raises for ``x == 2`` (a job that fails every attempt)."""
+    if params["x"] == 2:
+        raise ValueError("x = 2 is not allowed")
+    return {"value": params["x"] ** 2}

@@ -287,13 +287,14 @@ def test_rollout_evaluator_uses_common_random_numbers():
     assert ev.estimate(GAME, [a], np.random.SeedSequence([7, 4]))[0] != twice[0]
 
 
-def test_a_proposal_equal_to_the_current_pair_ties_exactly_under_update():
-    """With common random numbers a no-op proposal is estimated at exactly the current
-    pair's value: UPDATE sees an overlap, never a spurious accept or reject."""
+def test_a_proposal_equal_to_the_current_pair_is_an_exact_tie_without_simulation():
+    """A no-op proposal (an equal copy of the current local policy) has Delta = 0 exactly:
+    UPDATE records an overlap with difference 0 and spends no rollouts on it, never a
+    spurious accept or reject."""
 
     class _SameLocal:
         def best_response(self, game, global_policy, k, *, local_policy=None, seed=0):
-            return LLearnResult(local_policy, OracleInfo())
+            return LLearnResult(LocalPolicy(local_policy.probs.copy()), OracleInfo())
 
     cfg = AlternatingConfig(
         k=K, n=40, eps_tol=1e-9, update_rollouts=10, update_horizon=10, alternations=3,
@@ -301,7 +302,7 @@ def test_a_proposal_equal_to_the_current_pair_ties_exactly_under_update():
     )  # fmt: skip
     res = AlternatingMARL(GAME, cfg, local_oracle=_SameLocal()).run(progress=False)
     row = res.history[0]
-    assert row.old_stderr > 0 and row.new_value == row.old_value
+    assert (row.difference, row.rollouts, row.half_width) == (0.0, 0, 0.0)
     assert [r.decision for r in res.history] == ["terminate"]
 
 
@@ -375,6 +376,37 @@ def test_warm_start_feeds_the_last_q_to_the_next_glearn_call(warm_start):
     np.testing.assert_array_equal(res.global_policy.table, other.global_policy.table)
 
 
+def test_history_records_the_comparison_and_auto_picks_the_evaluation(tmp_path):
+    """A rollout run records each decision's paired difference, half-width, truncation bias
+    and rollouts (UPDATE's horizon by default keeps the bias below eps_tol / 4); a tiny
+    system under ``evaluation="auto"`` is evaluated exactly (no rollouts, no intervals)."""
+    from altmarl.alternating.evaluators import truncation_tails
+    from games import sticky_two_zones
+
+    cfg = AlternatingConfig(**{**FAST, "alternations": 1})
+    H = cfg.resolved_update_horizon(GAME)
+    bias = truncation_tails(GAME, H)[1]
+    assert bias <= cfg.eps_tol / 4 < truncation_tails(GAME, H - 1)[1]
+    res = AlternatingMARL(GAME, cfg).run(tmp_path / "r", progress=False)
+    assert "rollouts" in res.evaluation
+    for row in read_history(tmp_path / "r" / "history.csv"):
+        if row.rollouts:
+            assert row.bias == pytest.approx(bias) and row.half_width > 0
+            assert row.rollouts in SEQUENTIAL_LOOKS and row.difference == pytest.approx(
+                row.new_value - row.old_value
+            )
+    result = json.loads((tmp_path / "r" / "result.json").read_text())
+    assert result["update_horizon"] == H and result["inconclusive"] == res.inconclusive
+    tiny = AlternatingConfig(k=2, n=4, m=None, local_oracle="planning", eps_tol=1e-3)
+    assert tiny.resolved_evaluation(sticky_two_zones(0))[0] == "exact"
+    res = AlternatingMARL(sticky_two_zones(0), tiny).run(progress=False)
+    assert res.evaluation.startswith("exact") and all(r.rollouts == 0 for r in res.history)
+
+
+#: Cumulative rollouts per pair at the looks of FAST's sequential test (20, doubling, 1024).
+SEQUENTIAL_LOOKS = (20, 40, 80, 160, 320, 640, 1024)
+
+
 def test_config_validation():
     with pytest.raises(AltmarlError, match="k = 11 must be <= n = 10"):
         AlternatingMARL(GAME, AlternatingConfig(k=11, n=10))
@@ -384,6 +416,10 @@ def test_config_validation():
         AlternatingMARL(GAME, AlternatingConfig(k=1, n=10, global_candidates="all"))
     with pytest.raises(AltmarlError, match="initial_global_action"):
         AlternatingMARL(GAME, AlternatingConfig(k=1, n=10, initial_global_action=7))
+    with pytest.raises(AltmarlError, match="delta"):
+        AlternatingMARL(GAME, AlternatingConfig(k=1, n=10, delta=0.0))
+    with pytest.raises(AltmarlError, match="max_update_rollouts"):
+        AlternatingMARL(GAME, AlternatingConfig(k=1, n=10, max_update_rollouts=8))
 
 
 # ------------------------------------------------------------------- checkpoints and resume
@@ -391,9 +427,8 @@ def test_config_validation():
 FAST = dict(
     k=3,
     n=200,
-    eps_tol=0.02,
+    eps_tol=1.0,
     update_rollouts=20,
-    update_horizon=40,
     final_rollouts=10,
     final_horizon=40,
     alternations=3,
@@ -408,7 +443,8 @@ class _Interrupt(Exception):
 
 
 def _strip_timing(rows):
-    return [r.without_timing() for r in rows]
+    # repr: a proposal equal to the current pair is not simulated and records nan estimates
+    return [{k: repr(v) for k, v in r.without_timing().items()} for r in rows]
 
 
 @pytest.mark.parametrize(
@@ -585,6 +621,11 @@ def test_certify_cli(tmp_path, cli_json, cli):
         (["train", "--k", "0", "--out", "x"], "argument --k"),
         (["train", "--m", "-1", "--out", "x"], "argument --m"),
         (["train", "--eps-tol", "0", "--out", "x"], "argument --eps-tol"),
+        (["train", "--delta", "1", "--out", "x"], "argument --delta"),
+        (
+            ["train", "--update-rollouts", "64", "--max-update-rollouts", "32", "--out", "x"],
+            "--max-update-rollouts 32 must be >= --update-rollouts 64",
+        ),
         (["train", "--k", "3"], "--out"),
         (
             [

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
 from altmarl.alternating import AlternatingConfig, AlternatingMARL
 from altmarl.certify import certify, local_split_control
 from altmarl.counts import CountSpace
-from altmarl.exact import exact_value
+from altmarl.exact import evaluate_exact, exact_value
 from altmarl.policies import GlobalPolicy, LocalPolicy
 from altmarl.scenarios import random_game
 from altmarl.simulate import evaluate
@@ -28,7 +30,45 @@ def test_upper_bounds_dominate_exact_restricted_gaps(seed):
     assert cert.local_gap_upper >= cert.local_gap_restricted - 1e-9
     # the current pi_g is in the enumerated class, so its restricted gap is >= 0
     assert cert.global_gap_restricted >= -1e-9
-    assert cert.eps == max(cert.global_gap_upper, cert.local_gap_upper, 0.0)
+    # Definition 2.4 is per state: the supremum over states bounds the initial-law average
+    assert cert.global_gap_upper_sup >= cert.global_gap_upper - 1e-9
+    assert cert.local_gap_upper_sup >= cert.local_gap_upper - 1e-9
+    assert cert.global_gap_upper_sup >= cert.global_gap_restricted_sup - 1e-9
+    assert cert.local_gap_upper_sup >= cert.local_gap_restricted_sup - 1e-9
+    assert cert.global_gap_restricted_sup >= cert.global_gap_restricted - 1e-9
+    assert cert.eps == max(cert.global_gap_upper_sup, cert.local_gap_upper_sup, 0.0)
+    assert cert.eps_initial == max(cert.global_gap_upper, cert.local_gap_upper, 0.0)
+
+
+def test_per_state_certificate_finds_the_deviation_the_initial_law_hides():
+    """Issue #12's demonstration: from the initial law the certificate says 2.7458, but a
+    deterministic shared local deviation gains 3.5076 from the state (s_g = 0, N = (3, 0)).
+    The supremum over states reports it, with its state, and eps is the supremum."""
+    game = random_game(
+        3, num_global_states=2, num_global_actions=2, num_local_states=2,
+        num_local_actions=2, gamma=0.9,
+    )  # fmt: skip
+    rng = np.random.default_rng(0)
+    pg = GlobalPolicy(rng.integers(0, 2, size=(2, 2)), 1, 2, 2)
+    pl = LocalPolicy(rng.dirichlet(np.ones(2), size=(2, 2)))
+    n, k = 3, 1
+    cert = certify(game, pg, pl, n, k)
+    assert cert.local_gap_upper == pytest.approx(2.7457885989636940, abs=1e-9)
+    assert cert.local_gap_upper_sup >= 3.5076
+    assert cert.eps >= 3.5076 > cert.eps_initial
+    # the reported state is where a deterministic shared deviation gains that much: find it
+    state = cert.local_sup_state
+    rank = int(CountSpace(n, 2).rank(np.array([state["counts"]]))[0])
+    own = evaluate_exact(game, pg, pl, n, k).values[state["s_g"], rank]
+    gains = [
+        evaluate_exact(game, pg, LocalPolicy.deterministic(np.reshape(t, (2, 2)), 2), n, k).values[
+            state["s_g"], rank
+        ]
+        - own
+        for t in itertools.product(range(2), repeat=4)
+    ]
+    assert max(gains) == pytest.approx(cert.local_gap_restricted_sup, abs=1e-9)
+    assert max(gains) >= 3.5076
 
 
 def test_enumeration_over_the_limit_is_skipped_and_changes_nothing_else():

@@ -46,7 +46,9 @@ Skipped without a marker, with a reason
   with ``.ci/run``); a command running ``pytest``: that is the suite itself.
 * Optional extras (:data:`REQUIRES`): ``--backend ray``/``--ray-address`` without ``ray``;
   ``reproduce continuous``/``--continuous-run``/``bench_continuous.py`` without ``torch``
-  and ``gymnasium``; likewise a Python block importing them or ``altmarl.continuous``.
+  and ``gymnasium``; likewise a Python block importing them or ``altmarl.continuous``;
+  ``sb3-trpo`` and ``bench_local_learners.py`` without Stable-Baselines3; ``altmarl.envs``
+  or ``pettingzoo`` without PettingZoo.
 
 Reduced sizes
 -------------
@@ -90,8 +92,8 @@ PYTHON_LANGS = frozenset({"python", "py"})
 #: module docstring. The continuous study keeps k = 10: README evaluates its k10_seed0 run.
 SHRINK: tuple[tuple[str, str], ...] = (
     (
-        r"^altmarl reproduce warehouse\b",
-        "--k-values 1,2 --seeds 1 --rollouts 10 --horizon 20 --alternations 2",
+        r"^altmarl reproduce (warehouse|federated|grid)\b",
+        "--k-values 1,6 --seeds 1 --rollouts 10 --horizon 20 --alternations 2",
     ),
     (
         r"^altmarl reproduce continuous\b",
@@ -100,20 +102,35 @@ SHRINK: tuple[tuple[str, str], ...] = (
     ),
     (r"^altmarl train\b", "--alternations 2 --update-rollouts 20 --rollouts 10 --horizon 30"),
     (r"^altmarl (simulate|evaluate)\b", "--rollouts 5 --horizon 20"),
+    (r"^altmarl animate\b", "--horizon 4"),
     (r"^python benchmarks/bench_glearn\.py\b", "--k 5"),
     (r"^python benchmarks/bench_llearn\.py\b", "--quick"),
     (r"^python benchmarks/bench_train\.py\b", "--k-values 1 --n 100"),
+    (r"^python benchmarks/bench_animate\.py\b", "--steps 3 --scenarios grid"),
+    (r"^python benchmarks/bench_checkpoint\.py\b", "--k-values 2 --repeats 1"),
+    (
+        r"^python benchmarks/bench_local_learners\.py\b",
+        "--k-values 1 --seeds 1 --alternations 1 --n 30 --horizon 10",
+    ),
+    (r"^altmarl exploit\b", "--rollouts 20 --selection-rollouts 5 --budgets 10"),
+    (r"^python benchmarks/bench_update\.py\b", "--k-values 2 --seeds 1 --exploit-k 0"),
 )
 
 #: (pattern on a command or Python block, modules it needs, the extra that provides them).
 REQUIRES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     (r"--backend[ =]ray\b|--ray-address\b|\bimport ray\b|backend=.ray.", ("ray",), "[ray]"),
     (
-        r"\breproduce continuous\b|--continuous-run\b|bench_continuous\.py"
+        r"\breproduce continuous\b|--continuous-run\b|bench_(continuous|local_learners)\.py"
         r"|\b(import|from) (torch|gymnasium)\b|altmarl\.continuous\b",
         ("torch", "gymnasium"),
         "[deep]",
     ),
+    (
+        r"--local-algo[ =]sb3-trpo\b|bench_local_learners\.py|\bstable_baselines3\b",
+        ("stable_baselines3", "sb3_contrib"),
+        "[deep]",
+    ),
+    (r"\baltmarl\.envs\b|\bpettingzoo\b", ("pettingzoo", "gymnasium"), "[pettingzoo]"),
 )
 
 #: Commands never run here, with the reason reported.

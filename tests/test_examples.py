@@ -8,8 +8,9 @@ directory, with the environment variable ``ALTMARL_EXAMPLE_SMALL=1`` and a timeo
 about 10 seconds at its documented size reads ``ALTMARL_EXAMPLE_SMALL`` and, when it is set,
 shrinks its sizes (fewer ``k``, rollouts, alternations) and prints the same kind of output;
 ``custom_game.py`` is small already and ignores it. An example that needs an optional extra
-(torch, gymnasium, ray) is skipped when the import fails. Claims an example's docstring or the
-README makes about its output get a test of their own below, on the same (cached) run.
+(torch, gymnasium, ray, pettingzoo, stable-baselines3) is skipped when the import fails.
+Claims an example's docstring or the README makes about its output get a test of their own
+below, on the same (cached) run.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 TIMEOUT = 120
 #: Modules of the optional extras; an example failing to import one of them is skipped.
-OPTIONAL = ("torch", "gymnasium", "ray")
+OPTIONAL = ("torch", "gymnasium", "ray", "pettingzoo", "stable_baselines3", "sb3_contrib")
 
 
 @functools.cache
@@ -78,3 +79,17 @@ def test_custom_game_example_certifies_a_shrinking_gap(run_example):
     gaps = {int(r[0]): float(r[2]) for r in rows}
     assert sorted(gaps) == [1, 2, 3, 4]
     assert gaps[4] <= 1e-6 < gaps[1] and gaps[3] < gaps[1]
+
+
+@pytest.mark.slow
+def test_certified_gap_example_reaches_zero_at_k_equal_n(run_example):
+    """The certified gap of trained pairs on the two-zone game (n = 3 at the small setting):
+    the supremum over states bounds the initial-law gap, it is 0 at k = n (the dispatcher
+    sees everyone), and the gains exploit finds never exceed it."""
+    proc = run_example(ROOT / "examples" / "certified_gap.py")
+    rows = [line.split() for line in proc.stdout.splitlines()[1:] if line.split()[0].isdigit()]
+    table = {int(r[0]): [float(x) for x in r[1:]] for r in rows}
+    assert sorted(table) == [1, 2, 3]
+    for eps_init, eps_sup, _, g_found, _, l_found in table.values():
+        assert eps_sup >= eps_init - 1e-9 and max(g_found, l_found) <= eps_sup + 1e-9
+    assert table[3][1] <= 1e-6 < table[1][1]

@@ -26,14 +26,21 @@ ROOT = "altmarl"
 #: Layers from the bottom up; a module belongs to the first prefix that matches it
 #: (a prefix is a module or a package, and covers the package's submodules).
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("altmarl._version", "altmarl.errors", "altmarl.memory", "altmarl.seeding"),
+    (
+        "altmarl._version",
+        "altmarl.errors",
+        "altmarl.memory",
+        "altmarl.seeding",
+        "altmarl.storage",
+        "altmarl.arrayfile",
+    ),
     ("altmarl.counts",),
     ("altmarl.game", "altmarl.rewards", "altmarl.theory"),
     ("altmarl.laws", "altmarl.scenarios", "altmarl.policies"),
     ("altmarl.policy_dir", "altmarl.simulate", "altmarl.exact", "altmarl.oracles"),
-    ("altmarl.glearn", "altmarl.llearn", "altmarl.certify", "altmarl.baselines"),
+    ("altmarl.glearn", "altmarl.llearn", "altmarl.certify", "altmarl.baselines", "altmarl.envs"),
     ("altmarl.alternating",),
-    ("altmarl.training", "altmarl.continuous"),
+    ("altmarl.training", "altmarl.exploit", "altmarl.continuous"),
     ("altmarl.experiments",),
     ("altmarl.cli", "altmarl.__main__"),
 )

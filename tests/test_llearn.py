@@ -155,7 +155,7 @@ def test_sampled_subsample_law_is_the_multinomial_law_step_by_step():
     8 steps x 2 states (16 independent binomials, A_g = 2): false-failure rate ~1e-5.
     With M = 200,000 that is ~0.006 on a probability. The exact route must give the same
     law at the same mu_t to round-off."""
-    from altmarl.exact import multinomial_pmf
+    from altmarl.laws import multinomial_pmf
 
     L, k, steps, M = 3, 4, 8, 200_000
     game = random_game(5, num_local_states=L)

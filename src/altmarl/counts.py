@@ -20,6 +20,9 @@ from numpy.typing import ArrayLike
 from altmarl.errors import AltmarlError, MemoryBudgetError
 from altmarl.memory import check_memory
 
+#: The largest population ``n`` (the simulators hold counts of ``n`` agents in int64).
+MAX_POPULATION = 10**18
+
 
 def check_k(k: int, name: str = "k") -> int:
     """``k`` as an int, refusing anything but an integer >= 1 (the number of sampled agents)."""
@@ -80,6 +83,7 @@ class CountSpace:
                 "rank; lower k or the number of local states"
             )
         self.size = size
+        check_memory((self.k + L) * L * 8, f"the rank table of C_k (k={self.k}, |S_l|={L})")
         self._binom = binom_table(self.k, L)
 
     def __repr__(self) -> str:

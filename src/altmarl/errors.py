@@ -21,3 +21,19 @@ class PolicyError(AltmarlError):
 
 class MemoryBudgetError(AltmarlError):
     """A table would not fit in the memory budget."""
+
+
+class GameMismatchError(AltmarlError):
+    """A policy or a run was made for another game (its fingerprint differs)."""
+
+
+class RunDirectoryError(AltmarlError):
+    """A run or study directory is damaged, inconsistent, or not what the command expects."""
+
+
+class DirectoryInUseError(AltmarlError):
+    """Another process is writing the directory (it holds the directory's lock)."""
+
+
+class AltmarlWarning(UserWarning):
+    """Something the user should know that does not stop the command (one line on stderr)."""

@@ -14,6 +14,7 @@ so this module is for tests and certificates on tiny systems.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,12 @@ from altmarl.policies import GlobalActor, LocalPolicy
 
 #: Largest number of chain states (``|S_g| |C_n|``) enumerated by default.
 MAX_CHAIN_STATES = 200_000
+
+
+def chain_size(game: TabularGame, n: int) -> int:
+    """``|S_g| |C_n|``: the number of states of the count chain of ``n`` agents (any ``n``)."""
+    L = game.num_sl
+    return game.num_sg * math.comb(int(n) + L - 1, L - 1)
 
 
 def global_action_table(
@@ -87,16 +94,27 @@ class PopulationModel:
     initial: np.ndarray
 
 
-def population_model(game: TabularGame, local_policy: LocalPolicy, n: int) -> PopulationModel:
-    """Build the exact count process of ``n`` agents under ``pi_l`` (tiny ``n``)."""
+def check_chain_size(game: TabularGame, n: int) -> None:
+    """Refuse, before anything is built, an ``n`` whose count chain has more than
+    :data:`MAX_CHAIN_STATES` states (``|S_g| |C_n|``)."""
     if n < 1:
         raise AltmarlError(f"n = {n} must be >= 1")
-    space = CountSpace(n, game.num_sl)
-    if space.size * game.num_sg > MAX_CHAIN_STATES:
+    L = game.num_sl
+    # log-size first: the exact binomial of a huge n is slow and pointless
+    log_size = math.lgamma(n + L) - math.lgamma(n + 1) - math.lgamma(L)
+    size = math.comb(n + L - 1, L - 1) if log_size < math.log(MAX_CHAIN_STATES) + 1 else None
+    if size is None or size * game.num_sg > MAX_CHAIN_STATES:
+        states = f"{size}" if size is not None else f"about 10^{log_size / math.log(10):.0f}"
         raise AltmarlError(
-            f"the exact count chain has |S_g| x |C_n| = {game.num_sg} x {space.size} states "
-            f"(n={n}), over the limit of {MAX_CHAIN_STATES}; use a smaller n or Monte Carlo"
+            f"--n {n}: the exact count chain has |S_g| x |C_n| = {game.num_sg} x {states} "
+            f"states, over the limit of {MAX_CHAIN_STATES}; use a smaller n or Monte Carlo"
         )
+
+
+def population_model(game: TabularGame, local_policy: LocalPolicy, n: int) -> PopulationModel:
+    """Build the exact count process of ``n`` agents under ``pi_l`` (tiny ``n``)."""
+    check_chain_size(game, n)
+    space = CountSpace(n, game.num_sl)
     P_bar, r_bar = game.averaged_local(local_policy.probs)
     counts = space.all().astype(np.float64)
     kernels = tuple(local_count_kernel(P_bar[:, g, :], n) for g in range(game.num_sg))

@@ -23,10 +23,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from altmarl.arrayfile import read_npz
 from altmarl.errors import GameValidationError
 
 #: Tolerance on the sum of a probability row (SPEC: "a row not summing to 1 within 1e-9").
 ROW_SUM_TOL = 1e-9
+#: Largest value bound ``r_max / (1 - gamma)`` accepted: values, their squares (variances)
+#: and sums over many rollouts must stay finite in float64 (whose largest number is 1.8e308).
+MAX_VALUE_BOUND = 1e150
 
 _NPZ_REQUIRED = ("P_g", "P_l", "r_g", "r_l", "gamma")
 _NPZ_OPTIONAL = ("rho_g", "rho_l", "dirichlet_alpha")
@@ -37,6 +41,8 @@ def _fmt_index(idx: tuple[int, ...]) -> str:
 
 
 def _as_float_array(name: str, value: ArrayLike, ndim: int) -> np.ndarray:
+    if np.iscomplexobj(value):
+        raise GameValidationError(f"{name} holds complex numbers; it must be real")
     try:
         arr = np.array(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -83,6 +89,17 @@ def _check_reward(name: str, arr: np.ndarray) -> None:
         )
 
 
+def _as_gamma(gamma: object) -> float:
+    """The discount as a float in (0, 1): a real number, not text, a flag or complex."""
+    value = np.asarray(gamma)
+    if value.ndim != 0 or value.dtype.kind not in "iuf":
+        raise GameValidationError(f"gamma must be a real number, got {gamma!r}")
+    g = float(value)
+    if not (0.0 < g < 1.0):
+        raise GameValidationError(f"gamma = {g} must lie in the open interval (0, 1)")
+    return g
+
+
 def _readonly(arr: np.ndarray) -> np.ndarray:
     arr.setflags(write=False)
     return arr
@@ -111,17 +128,6 @@ def _check_shapes(
             f"r_l must have shape [S_l, S_g, A_l] = {(S_l, S_g, A_l)}, got {r_l.shape}"
         )
     return S_g, A_g, S_l, A_l
-
-
-def _check_gamma(gamma: Any) -> float:
-    """The discount as a float in the open interval (0, 1)."""
-    try:
-        gamma = float(gamma)
-    except (TypeError, ValueError):
-        raise GameValidationError(f"gamma must be a number, got {gamma!r}") from None
-    if not (0.0 < gamma < 1.0):
-        raise GameValidationError(f"gamma = {gamma} must lie in the open interval (0, 1)")
-    return float(gamma)
 
 
 def _initial_global_law(rho_g: ArrayLike | None, S_g: int) -> np.ndarray:
@@ -210,7 +216,7 @@ class TabularGame:
         P_l: ArrayLike,
         r_g: ArrayLike,
         r_l: ArrayLike,
-        gamma: float,
+        gamma: float | ArrayLike,
         rho_g: ArrayLike | None = None,
         rho_l: ArrayLike | None = None,
         dirichlet_alpha: ArrayLike | float | None = None,
@@ -226,7 +232,14 @@ class TabularGame:
         _check_distribution_rows("P_l", P_l)
         _check_reward("r_g", r_g)
         _check_reward("r_l", r_l)
-        gamma = _check_gamma(gamma)
+        gamma = _as_gamma(gamma)
+        with np.errstate(over="ignore"):
+            bound = (float(r_g.max()) + float(r_l.max())) / (1.0 - gamma)
+        if not bound <= MAX_VALUE_BOUND:
+            raise GameValidationError(
+                f"r_max / (1 - gamma) = {bound:.3g} exceeds {MAX_VALUE_BOUND:g}: values would "
+                "overflow float64; rescale r_g and r_l (a common factor changes no ranking)"
+            )
         rho_g_arr = _initial_global_law(rho_g, S_g)
         rho_l_arr, alpha_arr = _initial_local_laws(rho_l, dirichlet_alpha, S_l)
         arrays = {
@@ -295,32 +308,24 @@ class TabularGame:
         """Load a game from an ``.npz`` with keys P_g, P_l, r_g, r_l, gamma (+ optional
         rho_g, rho_l, dirichlet_alpha)."""
         path = Path(path)
-        if not path.is_file():
-            raise GameValidationError(f"--game: no such file: {path}")
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                keys = set(data.files)
-                missing = [k for k in _NPZ_REQUIRED if k not in keys]
-                if missing:
-                    raise GameValidationError(
-                        f"{path}: missing key(s) {', '.join(missing)}; "
-                        f"a game file needs {', '.join(_NPZ_REQUIRED)}"
-                    )
-                extra = sorted(keys - set(_NPZ_REQUIRED) - set(_NPZ_OPTIONAL))
-                if extra:
-                    raise GameValidationError(
-                        f"{path}: unknown key(s) {', '.join(extra)}; allowed: "
-                        f"{', '.join(_NPZ_REQUIRED + _NPZ_OPTIONAL)}"
-                    )
-                kw = {k: data[k] for k in keys}
-        except (OSError, ValueError) as exc:
-            if isinstance(exc, GameValidationError):
-                raise
-            raise GameValidationError(f"{path}: not a readable .npz file ({exc})") from None
-        gamma = kw.pop("gamma")
+        data = read_npz(path, str(path), error=GameValidationError)
+        keys = set(data)
+        missing = [k for k in _NPZ_REQUIRED if k not in keys]
+        if missing:
+            raise GameValidationError(
+                f"{path}: missing key(s) {', '.join(missing)}; "
+                f"a game file needs {', '.join(_NPZ_REQUIRED)}"
+            )
+        extra = sorted(keys - set(_NPZ_REQUIRED) - set(_NPZ_OPTIONAL))
+        if extra:
+            raise GameValidationError(
+                f"{path}: unknown key(s) {', '.join(extra)}; allowed: "
+                f"{', '.join(_NPZ_REQUIRED + _NPZ_OPTIONAL)}"
+            )
+        gamma = data.pop("gamma")
         if np.size(gamma) != 1:
             raise GameValidationError(f"{path}: gamma must be a scalar")
-        return cls.from_arrays(gamma=float(np.asarray(gamma).reshape(())), name=path.stem, **kw)
+        return cls.from_arrays(gamma=gamma.reshape(()), name=path.stem, **data)
 
     def to_npz(self, path: str | Path) -> None:
         """Write the game in the format :meth:`from_npz` reads."""

@@ -39,8 +39,10 @@ def multinomial_pmf(space: CountSpace, probs: np.ndarray) -> np.ndarray:
     probs = np.asarray(probs, dtype=np.float64)
     with np.errstate(divide="ignore"):
         logp = np.log(probs)
-    # 0 * log 0 = 0: a zero-probability state contributes only when its count is 0.
-    terms = np.where(c == 0, 0.0, c * logp[..., None, :])
+    # 0 * log 0 = 0: a zero-probability state contributes only when its count is 0 (the
+    # product is nan there, and np.where discards it)
+    with np.errstate(invalid="ignore"):
+        terms = np.where(c == 0, 0.0, c * logp[..., None, :])
     return np.asarray(np.exp(_log_multinomial_coef(c) + terms.sum(axis=-1)))
 
 

@@ -66,6 +66,7 @@ def train_and_compare(
     run_dir: str | Path | None = None,
     *,
     resume: bool = False,
+    allow_other_game: bool = False,
     baselines: bool = True,
     record: bool = False,
     progress: bool | None = None,
@@ -79,9 +80,13 @@ def train_and_compare(
         found["base"] = compare_with_baselines(game, config, result)
         return baseline_fields(found["base"])
 
-    wanted = baselines and config.evaluation == "rollouts"
+    wanted = baselines and config.resolved_evaluation(game)[0] == "rollouts"
     result = AlternatingMARL(game, config).run(
-        run_dir, resume=resume, progress=progress, report=report if wanted else None
+        run_dir,
+        resume=resume,
+        allow_other_game=allow_other_game,
+        progress=progress,
+        report=report if wanted else None,
     )
     if wanted and "base" not in found:
         found["base"] = compare_with_baselines(game, config, result)

@@ -7,6 +7,7 @@ current policy; every proposal goes through UPDATE. The pieces, one per module:
 * :mod:`~altmarl.alternating.config` -- :class:`AlternatingConfig`;
 * :mod:`~altmarl.alternating.moves` -- a player's move around its oracle;
 * :mod:`~altmarl.alternating.global_steps` -- the safeguarded and reused global steps;
+* :mod:`~altmarl.alternating.local_steps` -- the n-aware local step;
 * :mod:`~altmarl.alternating.evaluators` -- value estimates (rollouts with common random
   numbers, or exact);
 * :mod:`~altmarl.alternating.update` -- UPDATE's decision;
@@ -44,6 +45,7 @@ from altmarl.alternating.history import (
     read_history,
     write_history,
 )
+from altmarl.alternating.local_steps import NAwareLocal, deterministic_projection, n_agent_search
 from altmarl.alternating.marl import (
     AlternatingMARL,
     AlternatingResult,
@@ -51,10 +53,21 @@ from altmarl.alternating.marl import (
     final_seed,
 )
 from altmarl.alternating.moves import GlobalMove, LocalMove, Move, Proposal
-from altmarl.alternating.update import KeepBetter, ToleranceUpdate, Verdict, judge, update_rule
+from altmarl.alternating.update import (
+    DECISIONS,
+    Comparison,
+    KeepBetter,
+    SequentialUpdate,
+    ToleranceUpdate,
+    Verdict,
+    decide_difference,
+    judge,
+    update_rule,
+)
 
 __all__ = [
     "CONSERVATIVE_FRACTIONS",
+    "DECISIONS",
     "EVALUATIONS",
     "GLOBAL_CANDIDATES",
     "HISTORY_FIELDS",
@@ -66,6 +79,7 @@ __all__ = [
     "AlternatingResult",
     "Alternation",
     "ColdStart",
+    "Comparison",
     "Estimate",
     "ExactEvaluator",
     "GlobalMove",
@@ -73,6 +87,7 @@ __all__ = [
     "KeepBetter",
     "LocalMove",
     "Move",
+    "NAwareLocal",
     "PairEvaluator",
     "Proposal",
     "ReusedAnswer",
@@ -80,11 +95,15 @@ __all__ = [
     "RunState",
     "Safeguarded",
     "Schedule",
+    "SequentialUpdate",
     "ToleranceUpdate",
     "Verdict",
+    "decide_difference",
+    "deterministic_projection",
     "final_evaluation",
     "final_seed",
     "judge",
+    "n_agent_search",
     "read_history",
     "safeguard_candidates",
     "should_stop",

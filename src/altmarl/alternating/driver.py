@@ -117,6 +117,7 @@ class Alternation:
             self.evaluator, self.rule, self.game, state.pair, proposal.candidates, eval_seed
         )
         old, new, eps = verdict.old, verdict.new, self.rule.radius
+        comp = verdict.comparison
         info = proposal.info
         row = HistoryRow(
             step=state.step,
@@ -129,16 +130,22 @@ class Alternation:
             new_value=new.value,
             new_stderr=new.stderr,
             eps_tol=eps,
-            old_low=old.value - eps,
-            old_high=old.value + eps,
-            new_low=new.value - eps,
-            new_high=new.value + eps,
+            old_low=verdict.old_interval[0],
+            old_high=verdict.old_interval[1],
+            new_low=verdict.new_interval[0],
+            new_high=verdict.new_interval[1],
             oracle_value=info.value,
             samples=int(info.samples),
             episodes=int(info.episodes),
             iterations=int(info.iterations),
             oracle_seconds=float(info.seconds),
             update_seconds=time.perf_counter() - t1,
+            difference=comp.difference,
+            difference_stderr=comp.stderr,
+            half_width=comp.half_width,
+            bias=comp.bias,
+            rollouts=comp.rollouts,
+            selection_rollouts=comp.selection_rollouts,
             details=_numbers(info),
         )
         pi_g, pi_l = verdict.candidate.policy if verdict.decision == "accept" else state.pair

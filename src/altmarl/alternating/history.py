@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from altmarl.storage import atomic_write
 
 #: The columns of ``history.csv``, in order.
 HISTORY_FIELDS = (
@@ -26,6 +29,12 @@ HISTORY_FIELDS = (
     "old_high",
     "new_low",
     "new_high",
+    "difference",
+    "difference_stderr",
+    "half_width",
+    "bias",
+    "rollouts",
+    "selection_rollouts",
     "oracle_value",
     "samples",
     "episodes",
@@ -37,7 +46,9 @@ HISTORY_FIELDS = (
 #: Columns that measure wall time; everything else is reproducible from the seed.
 TIMING_FIELDS = ("oracle_seconds", "update_seconds")
 
-_INTS = frozenset({"step", "alternation", "samples", "episodes", "iterations"})
+_INTS = frozenset(
+    {"step", "alternation", "samples", "episodes", "iterations", "rollouts", "selection_rollouts"}
+)
 _STRS = frozenset({"player", "decision", "candidate"})
 
 
@@ -45,7 +56,15 @@ _STRS = frozenset({"player", "decision", "candidate"})
 class HistoryRow:
     """One proposal: who moved, UPDATE's two estimates and intervals, the decision, and the
     oracle's report. ``details`` holds further numbers an oracle reported (not in the
-    tabular ``history.csv``)."""
+    tabular ``history.csv``).
+
+    UPDATE's comparison (:class:`~altmarl.alternating.update.Comparison`): ``difference``
+    estimates ``V(new) - V(old)`` with standard error ``difference_stderr``; it is decided on
+    with the interval ``difference +- (half_width + bias)`` (``half_width``: the sampling
+    part at the decision's confidence; ``bias``: the truncated tail's bound); ``rollouts``
+    per pair UPDATE used; ``selection_rollouts`` per candidate spent choosing the candidate.
+    Exact evaluation has ``half_width = bias = rollouts = 0``.
+    """
 
     step: int
     alternation: int
@@ -67,6 +86,12 @@ class HistoryRow:
     iterations: int
     oracle_seconds: float
     update_seconds: float
+    difference: float = float("nan")
+    difference_stderr: float = 0.0
+    half_width: float = 0.0
+    bias: float = 0.0
+    rollouts: int = 0
+    selection_rollouts: int = 0
     details: Mapping[str, float] = field(default_factory=dict, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
@@ -83,22 +108,24 @@ def _fmt(v: Any) -> Any:
     return repr(float(v)) if isinstance(v, float | np.floating) else v
 
 
+def format_history(history: Iterable[HistoryRow], extra_fields: tuple[str, ...] = ()) -> str:
+    """The text of ``history.csv``; ``extra_fields`` adds columns read from each row's
+    ``details``."""
+    buf = io.StringIO()
+    columns = (*HISTORY_FIELDS, *extra_fields)
+    writer = csv.DictWriter(buf, fieldnames=columns)
+    writer.writeheader()
+    for row in history:
+        values = {**row.as_dict(), **{k: row.details.get(k, "") for k in extra_fields}}
+        writer.writerow({k: _fmt(values[k]) for k in columns})
+    return buf.getvalue()
+
+
 def write_history(
     path: Path, history: Iterable[HistoryRow], extra_fields: tuple[str, ...] = ()
 ) -> None:
-    """Write ``history.csv`` (atomically: a temporary file, then a rename).
-
-    ``extra_fields`` adds columns read from each row's ``details``.
-    """
-    tmp = path.with_name(path.name + ".tmp")
-    columns = (*HISTORY_FIELDS, *extra_fields)
-    with tmp.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns)
-        writer.writeheader()
-        for row in history:
-            values = {**row.as_dict(), **{k: row.details.get(k, "") for k in extra_fields}}
-            writer.writerow({k: _fmt(values[k]) for k in columns})
-    tmp.replace(path)
+    """Write ``history.csv`` atomically (:func:`~altmarl.storage.atomic_write`)."""
+    atomic_write(path, format_history(history, extra_fields))
 
 
 def read_history(path: Path) -> list[HistoryRow]:

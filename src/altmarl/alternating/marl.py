@@ -2,7 +2,8 @@
 
 :class:`AlternatingMARL` builds the players' moves from the configured oracles (G-LEARN,
 optionally :class:`~altmarl.alternating.global_steps.ReusedAnswer` and
-:class:`~altmarl.alternating.global_steps.Safeguarded`; an L-LEARN oracle), UPDATE's
+:class:`~altmarl.alternating.global_steps.Safeguarded`; an L-LEARN oracle, optionally
+:class:`~altmarl.alternating.local_steps.NAwareLocal`), UPDATE's
 evaluator and rule, runs :class:`~altmarl.alternating.driver.Alternation` with a checkpoint
 after every proposal (:class:`~altmarl.alternating.rundir.RunDirectory`), and evaluates the
 final pair (SPEC §7 protocol: ``final_rollouts`` x ``final_horizon``, or exactly).
@@ -21,24 +22,33 @@ import numpy as np
 from altmarl.alternating.config import AlternatingConfig
 from altmarl.alternating.driver import Alternation, RunState, Schedule
 from altmarl.alternating.evaluators import ExactEvaluator, PairEvaluator, RolloutEvaluator
-from altmarl.alternating.global_steps import ColdStart, ReusedAnswer, Safeguarded
+from altmarl.alternating.global_steps import (
+    CONSERVATIVE_FRACTIONS,
+    ColdStart,
+    ReusedAnswer,
+    Safeguarded,
+)
 from altmarl.alternating.history import HistoryRow
+from altmarl.alternating.local_steps import NAwareLocal
 from altmarl.alternating.moves import GlobalMove, LocalMove
 from altmarl.alternating.rundir import RunDirectory
-from altmarl.alternating.update import ToleranceUpdate
+from altmarl.alternating.update import SequentialUpdate, ToleranceUpdate, UpdateRule
 from altmarl.errors import AltmarlError
 from altmarl.exact import exact_value
 from altmarl.game import TabularGame
 from altmarl.glearn import GLearnOracle
+from altmarl.glearn.operator import glearn_bytes, operator_space
 from altmarl.llearn import make_oracle
-from altmarl.oracles import GlobalOracle, LocalOracle
+from altmarl.memory import check_memory
+from altmarl.oracles import GlobalOracle, LocalOracle, PreviousAnswer
 from altmarl.policies import GlobalPolicy, LocalPolicy
 from altmarl.simulate import evaluate
 
 
 @dataclass(frozen=True)
 class AlternatingResult:
-    """The final pair, the history of proposals and the final evaluation."""
+    """The final pair, the history of proposals and the final evaluation; ``last_answer``
+    is the run's last G-LEARN ``Qhat`` with the local policy it answered (if any)."""
 
     global_policy: GlobalPolicy
     local_policy: LocalPolicy
@@ -51,12 +61,17 @@ class AlternatingResult:
     value_std: float
     seconds: float
     run_dir: Path | None = None
+    inconclusive: int = 0
+    evaluation: str = ""
+    last_answer: PreviousAnswer | None = None
 
     def summary(self) -> dict[str, Any]:
         """The numbers ``result.json`` and ``train --json`` report."""
         return {
             "accepted": self.accepted,
             "rejected": self.rejected,
+            "inconclusive": self.inconclusive,
+            "evaluation": self.evaluation,
             "terminated_early": self.terminated_early,
             "proposals": len(self.history),
             "value": self.value,
@@ -82,11 +97,57 @@ def default_global_oracle(config: AlternatingConfig) -> GlobalOracle:
     )
 
 
-def default_evaluator(config: AlternatingConfig) -> PairEvaluator:
-    if config.evaluation == "exact":
+def default_evaluator(config: AlternatingConfig, game: TabularGame) -> PairEvaluator:
+    """The exact count chain or common-random-numbers rollouts (:meth:`AlternatingConfig.
+    resolved_evaluation`)."""
+    if config.resolved_evaluation(game)[0] == "exact":
         return ExactEvaluator(config.n, config.k)
     return RolloutEvaluator(
-        config.n, config.k, config.update_rollouts, config.update_horizon, config.simulator
+        config.n,
+        config.k,
+        config.update_rollouts,
+        config.resolved_update_horizon(game),
+        config.simulator,
+    )
+
+
+def default_rule(config: AlternatingConfig, game: TabularGame, evaluator: Any) -> UpdateRule:
+    """The SPEC's rule on exact values; the sequential test on rollouts (any evaluator that
+    gives per-rollout returns)."""
+    eps = config.resolved_eps_tol(game)
+    if not hasattr(evaluator, "returns"):
+        return ToleranceUpdate(eps)
+    return SequentialUpdate(
+        eps,
+        delta=config.delta,
+        first_batch=config.update_rollouts,
+        max_rollouts=config.max_update_rollouts,
+        selection_rollouts=config.update_rollouts,
+    )
+
+
+def run_bytes(game: TabularGame, config: AlternatingConfig) -> int:
+    """Bytes a training run holds at once, estimated before it starts: G-LEARN's tables
+    (:func:`~altmarl.glearn.operator.glearn_bytes`), the previous ``Qhat`` it keeps, and the
+    global policy tables alive during a step (the pair, the proposal and UPDATE's candidates:
+    the conservative versions and the ``|A_g|`` constant dispatchers)."""
+    c = config
+    X = operator_space(c.k, game.num_sl, c.parameterization).size
+    tables = 3 + len(CONSERVATIVE_FRACTIONS) + game.num_ag
+    return (
+        glearn_bytes(game, c.k, c.m, c.parameterization)
+        + game.num_sg * X * game.num_ag * 8
+        + tables * game.num_sg * X * 8
+    )
+
+
+def check_run_memory(game: TabularGame, config: AlternatingConfig) -> None:
+    """Refuse (before anything is allocated) a run whose tables exceed the memory budget."""
+    check_memory(
+        run_bytes(game, config),
+        f"a training run at k={config.k} (G-LEARN's tables and the policy tables, "
+        f"m={config.m}, {config.parameterization})",
+        hint="lower k or m",
     )
 
 
@@ -113,6 +174,7 @@ class AlternatingMARL:
         evaluator: PairEvaluator | None = None,
     ) -> None:
         config.validate(game)
+        check_run_memory(game, config)
         self.game = game
         self.config = config
         oracle = global_oracle or default_global_oracle(config)
@@ -123,8 +185,12 @@ class AlternatingMARL:
         if config.global_candidates == "safeguarded":
             oracle = Safeguarded(oracle)
         self.global_oracle = oracle
-        self.local_oracle = local_oracle or make_oracle(config.local_oracle, **config.local_options)
-        self.evaluator = evaluator or default_evaluator(config)
+        local = local_oracle or make_oracle(config.local_oracle, **config.local_options)
+        if config.n_aware_local:
+            local = NAwareLocal(local, config.n)
+        self.local_oracle = local
+        self.evaluator = evaluator or default_evaluator(config, game)
+        self.rule = default_rule(config, game, self.evaluator)
 
     def initial_pair(self) -> tuple[GlobalPolicy, LocalPolicy]:
         """A constant dispatcher (``initial_global_action``) and uniform robots."""
@@ -147,7 +213,7 @@ class AlternatingMARL:
             k=c.k,
             moves={"global": GlobalMove(self.global_oracle), "local": LocalMove(self.local_oracle)},
             evaluator=self.evaluator,
-            rule=ToleranceUpdate(c.resolved_eps_tol(self.game)),
+            rule=self.rule,
             schedule=Schedule(c.order, c.alternations, c.seed),
             stop_rule=c.stop_rule,
         )
@@ -157,32 +223,49 @@ class AlternatingMARL:
         run_dir: str | Path | None = None,
         *,
         resume: bool = False,
+        allow_other_game: bool = False,
         progress: bool | None = None,
         on_step: Callable[[int], None] | None = None,
         report: Callable[[AlternatingResult], dict[str, Any]] | None = None,
     ) -> AlternatingResult:
         """Run Algorithm 14; with ``run_dir``, checkpoint after every proposal.
 
-        ``resume=True`` continues the run found in ``run_dir`` (its config must match).
-        ``on_step(step)`` is called after each checkpoint (tests use it to interrupt).
-        ``report(result)`` returns further numbers for ``result.json`` (e.g. baselines),
-        which is then written once, atomically.
+        ``resume=True`` continues the run found in ``run_dir`` (its config and game must
+        match; ``allow_other_game`` accepts another game). The run holds ``run_dir``'s lock
+        throughout, so a second writer is refused. ``on_step(step)`` is called after each
+        checkpoint (tests use it to interrupt). ``report(result)`` returns further numbers
+        for ``result.json`` (e.g. baselines), which is then written once, atomically.
         """
+        if run_dir is None:
+            return self._run(None, resume, allow_other_game, progress, on_step, report)
+        directory = RunDirectory(Path(run_dir))
+        with directory.lock():
+            return self._run(directory, resume, allow_other_game, progress, on_step, report)
+
+    def _run(
+        self,
+        directory: RunDirectory | None,
+        resume: bool,
+        allow_other_game: bool,
+        progress: bool | None,
+        on_step: Callable[[int], None] | None,
+        report: Callable[[AlternatingResult], dict[str, Any]] | None,
+    ) -> AlternatingResult:
         t0 = time.perf_counter()
         c, game = self.config, self.game
-        directory = RunDirectory(Path(run_dir)) if run_dir is not None else None
         state = RunState(*self.initial_pair())
         if directory is not None:
-            if resume and directory.exists():
-                directory.check_config(c.to_json())
-                state = directory.load(game)
-            elif directory.exists():
+            if not directory.exists():
+                directory.start(c.to_json(), game)
+            elif not resume:
                 raise AltmarlError(
                     f"--out {directory.root} already holds a run; pass --resume to continue "
                     "it or choose another directory"
                 )
             else:
-                directory.start(c.to_json(), game)
+                directory.check_config(c.to_json(), game, allow_other_game=allow_other_game)
+                loaded = directory.load(game, c.to_json(), allow_other_game=allow_other_game)
+                state = state if loaded is None else loaded
         elapsed0 = state.seconds
 
         def checkpoint(s: RunState) -> None:
@@ -200,6 +283,9 @@ class AlternatingMARL:
             history=history,
             accepted=sum(r.decision == "accept" for r in history),
             rejected=sum(r.decision == "reject" for r in history),
+            inconclusive=sum(r.decision == "inconclusive" for r in history),
+            evaluation=c.resolved_evaluation(game)[1],
+            last_answer=state.memo if isinstance(state.memo, PreviousAnswer) else None,
             terminated_early=state.terminated and state.step < self.alternation().schedule.total,
             value=value,
             value_ci=ci,
@@ -222,6 +308,7 @@ def run_summary(
         "k": config.k,
         "n": config.n,
         **result.summary(),
+        "update_horizon": config.resolved_update_horizon(game),
         "run_dir": None if result.run_dir is None else str(result.run_dir),
     }
 
@@ -230,7 +317,7 @@ def final_evaluation(
     game: TabularGame, pi_g: GlobalPolicy, pi_l: LocalPolicy, c: AlternatingConfig
 ) -> tuple[float, tuple[float, float], float]:
     """``(value, 95% interval, std of returns)`` of the final pair (exact: zero width)."""
-    if c.evaluation == "exact":
+    if c.resolved_evaluation(game)[0] == "exact":
         v = exact_value(game, pi_g, pi_l, c.n, c.k)
         return v, (v, v), 0.0
     res = evaluate(

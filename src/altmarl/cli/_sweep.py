@@ -4,12 +4,13 @@ running a study's sweep with a report of what it wrote."""
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from altmarl.cli._common import CliError, emit, positive_int
-from altmarl.experiments.sweep import BACKENDS
+from altmarl.cli._common import EXIT_JOBS_FAILED, CliError, emit, positive_int
+from altmarl.experiments.sweep import BACKENDS, RESULTS_FILE, unfinished_jobs
 
 
 def k_values(text: str) -> tuple[int, ...]:
@@ -59,8 +60,6 @@ def add_sweep_args(p: argparse.ArgumentParser) -> None:
 
 def run_and_report(study: Any, run_study: Any, args: argparse.Namespace) -> int:
     """Run a study's sweep with the shared sweep arguments and print what it wrote."""
-    from altmarl.experiments.results import load_ok_rows
-
     if args.backend != "ray" and args.ray_address:
         raise CliError("--ray-address needs --backend ray")
     t0 = time.perf_counter()
@@ -72,12 +71,24 @@ def run_and_report(study: Any, run_study: Any, args: argparse.Namespace) -> int:
         ray_address=args.ray_address,
         resume=args.resume,
     )
+    jobs = study.jobs()
+    failed = unfinished_jobs(out, jobs)
     result = {
         "out": str(out),
-        "jobs": len(study.jobs()),
-        "finished": len(load_ok_rows(out)),
+        "jobs": len(jobs),
+        "finished": len(jobs) - len(failed),
+        "failed": len(failed),
         "seconds": time.perf_counter() - t0,
-        "files": sorted(p.name for p in out.iterdir() if p.is_file()),
+        "files": sorted(p.name for p in out.iterdir() if p.is_file() and p.name[0] != "."),
     }
     emit(result, args.json)
+    if failed:
+        job, error = failed[0]
+        print(
+            f"altmarl {args.command}: {len(failed)} of {len(jobs)} jobs failed (status=failed "
+            f"in {RESULTS_FILE}; the first, {job.key}: {error or 'not run'}); --resume "
+            "reruns them",
+            file=sys.stderr,
+        )
+        return EXIT_JOBS_FAILED
     return 0

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from altmarl.cli._common import add_game_args, big_int, check_k_n, emit, load_game, positive_int
+from altmarl.cli._common import (
+    add_allow_other_game,
+    add_game_args,
+    big_int,
+    check_k_n,
+    emit,
+    load_game,
+    positive_int,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=4096,
         help="enumerate restricted classes with at most this many policies",
     )
+    add_allow_other_game(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
@@ -31,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from altmarl.policy_dir import load_policy_dir
 
     game = load_game(args)
-    pair = load_policy_dir(args.policy_dir, game)
+    pair = load_policy_dir(args.policy_dir, game, allow_other_game=args.allow_other_game)
     check_k_n(args.k, args.n)
     cert = certify(
         game,

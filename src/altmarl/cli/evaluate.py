@@ -6,6 +6,7 @@ import argparse
 
 from altmarl.cli._common import (
     CliError,
+    add_allow_other_game,
     add_game_args,
     big_int,
     check_k_n,
@@ -45,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="also compute the exact value on the count chain (tiny n)",
     )
     p.add_argument("--seed", type=nonneg_int, default=0)
+    add_allow_other_game(p)
     p.add_argument("--json", action="store_true")
     add_continuous_arguments(p)
     p.set_defaults(func=run)
@@ -68,8 +70,12 @@ def run(args: argparse.Namespace) -> int:
     if args.horizon is None:
         args.horizon = 100
     game = load_game(args)
-    pair = load_policy_dir(args.policy_dir, game)
+    pair = load_policy_dir(args.policy_dir, game, allow_other_game=args.allow_other_game)
     check_k_n(args.k, args.n)
+    if args.exact:
+        from altmarl.exact import check_chain_size
+
+        check_chain_size(game, args.n)  # before the Monte Carlo part, not after
     t0 = time.perf_counter()
     res = evaluate(
         game,

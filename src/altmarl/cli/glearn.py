@@ -9,13 +9,17 @@ with ``X`` the count vectors in :class:`~altmarl.counts.CountSpace` rank order
 from __future__ import annotations
 
 import argparse
+import io
 from pathlib import Path
 
 import numpy as np
 
 from altmarl.cli._common import (
     CliError,
+    add_allow_other_game,
+    add_force,
     add_game_args,
+    check_policy_out,
     emit,
     load_game,
     nonneg_int,
@@ -61,6 +65,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=nonneg_int, default=0)
     p.add_argument("--out", type=Path, default=None, help="write a policy directory and q.npy here")
+    add_force(p)
+    add_allow_other_game(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -69,12 +75,19 @@ def run(args: argparse.Namespace) -> int:
     from altmarl.glearn import GLearnInfo, glearn
     from altmarl.policies import LocalPolicy
     from altmarl.policy_dir import load_policy_dir, save_policy_dir
+    from altmarl.storage import atomic_write
 
+    check_policy_out(args.out, args.force)
     game = load_game(args)
     if args.local_policy_dir is not None:
         if not args.local_policy_dir.is_dir():
             raise CliError(f"--local-policy-dir {args.local_policy_dir}: no such directory")
-        pi_l = load_policy_dir(args.local_policy_dir, game).local_policy
+        pi_l = load_policy_dir(
+            args.local_policy_dir,
+            game,
+            allow_other_game=args.allow_other_game,
+            flag="--local-policy-dir",
+        ).local_policy
         local = str(args.local_policy_dir)
     else:
         pi_l = LocalPolicy.uniform(game.num_sl, game.num_sg, game.num_al)
@@ -119,7 +132,9 @@ def run(args: argparse.Namespace) -> int:
                 "glearn": {k: v for k, v in out.items() if k not in ("game",)},
             },
         )
-        np.save(args.out / "q.npy", np.asarray(res.q))
+        buf = io.BytesIO()
+        np.save(buf, np.asarray(res.q))
+        atomic_write(args.out / "q.npy", buf.getvalue())
         out["out"] = str(args.out)
     human = (
         f"{game.name}: G-LEARN k={args.k} m={out['m']} ({args.parameterization}), "

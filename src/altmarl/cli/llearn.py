@@ -5,7 +5,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from altmarl.cli._common import CliError, add_game_args, emit, load_game, positive_int
+from altmarl.cli._common import (
+    CliError,
+    add_allow_other_game,
+    add_force,
+    add_game_args,
+    check_policy_out,
+    emit,
+    load_game,
+    nonneg_int,
+    positive_int,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="policy directory whose global policy is fixed (its local policy is the start)",
     )
     p.add_argument("--oracle", choices=ORACLES, default="ucfh")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=nonneg_int, default=0)
     p.add_argument(
         "--T",
         type=positive_int,
@@ -45,21 +55,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="write a policy directory with the global policy and the new local policy",
     )
+    add_force(p)
+    add_allow_other_game(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from altmarl.errors import PolicyError
     from altmarl.llearn import LLearnInfo, best_response
     from altmarl.policy_dir import load_policy_dir, save_policy_dir
 
+    check_policy_out(args.out, args.force)
     game = load_game(args)
-    try:
-        pair = load_policy_dir(args.global_policy_dir, game)
-    except PolicyError as exc:
-        msg = str(exc).removeprefix(f"--policy-dir {args.global_policy_dir}: ")
-        raise CliError(f"--global-policy-dir {args.global_policy_dir}: {msg}") from None
+    pair = load_policy_dir(
+        args.global_policy_dir,
+        game,
+        allow_other_game=args.allow_other_game,
+        flag="--global-policy-dir",
+    )
     if pair.global_policy.k != args.k:
         raise CliError(
             f"--k {args.k} does not match the global policy in --global-policy-dir "

@@ -6,6 +6,7 @@ import argparse
 import time
 
 from altmarl.cli._common import (
+    add_allow_other_game,
     add_game_args,
     big_int,
     check_k_n,
@@ -38,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="counts: exact on count vectors, any n; agents: one state per agent",
     )
     p.add_argument("--seed", type=nonneg_int, default=0)
+    add_allow_other_game(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     game = load_game(args)
     pi_g: GlobalPolicy | UniformGlobalPolicy
     if args.policy_dir:
-        pair = load_policy_dir(args.policy_dir, game)
+        pair = load_policy_dir(args.policy_dir, game, allow_other_game=args.allow_other_game)
         pi_g, pi_l = pair.global_policy, pair.local_policy
         k = pi_g.k if args.k is None else args.k
         policy = str(args.policy_dir)

@@ -7,7 +7,10 @@ import itertools
 from pathlib import Path
 
 from altmarl.cli._common import (
+    CliError,
+    add_allow_other_game,
     add_game_args,
+    at_least_two,
     big_int,
     check_k_n,
     emit,
@@ -15,6 +18,7 @@ from altmarl.cli._common import (
     nonneg_int,
     positive_float,
     positive_int,
+    probability,
     samples_or_exact,
 )
 
@@ -54,8 +58,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--evaluation",
         choices=EVALUATIONS,
-        default="rollouts",
-        help="how UPDATE estimates values (exact: tiny n only)",
+        default="auto",
+        help="how UPDATE estimates values: exact count chain (tiny n), common-random-number "
+        "rollouts with a sequential test, or auto (exact where the chain fits; the default)",
+    )
+    p.add_argument(
+        "--delta",
+        type=probability,
+        default=0.05,
+        help="UPDATE's error probability per decision (rollouts; default 0.05)",
+    )
+    p.add_argument(
+        "--max-update-rollouts",
+        type=positive_int,
+        default=1024,
+        help="UPDATE's budget of rollouts per pair; past it the decision is inconclusive",
+    )
+    p.add_argument(
+        "--update-horizon",
+        type=positive_int,
+        default=None,
+        help="UPDATE's rollout horizon (default: truncation bias <= eps_tol/4)",
     )
     p.add_argument(
         "--global-candidates",
@@ -63,6 +86,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="g-learn",
         help="the global proposal: G-LEARN's policy (paper), or the best under common "
         "random numbers of it, its conservative versions and the constant dispatchers",
+    )
+    p.add_argument(
+        "--n-aware-local",
+        action="store_true",
+        help="offer UPDATE the local oracle's answer with its deterministic projection and "
+        "(tiny n) an exact n-agent search, judged on the n-agent system",
     )
     p.add_argument(
         "--reuse-global-response",
@@ -76,12 +105,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=1e-6,
         help="G-LEARN's certified accuracy of Q (default 1e-6; the warehouse study uses 1e-2)",
     )
-    p.add_argument("--update-rollouts", type=positive_int, default=100)
+    p.add_argument(
+        "--update-rollouts",
+        type=at_least_two,
+        default=32,
+        help="UPDATE's first batch of rollouts per pair (it doubles until the decision is "
+        "clear), and rollouts per candidate when choosing among candidates (default 32)",
+    )
     p.add_argument("--rollouts", type=positive_int, default=50, help="final evaluation rollouts")
-    p.add_argument("--horizon", type=positive_int, default=100, help="rollout horizon")
+    p.add_argument(
+        "--horizon", type=positive_int, default=100, help="final evaluation horizon (default 100)"
+    )
     p.add_argument("--seed", type=nonneg_int, default=0)
     p.add_argument("--out", type=Path, required=True, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    add_allow_other_game(p)
     p.add_argument(
         "--no-baselines",
         action="store_true",
@@ -97,6 +135,11 @@ def run(args: argparse.Namespace) -> int:
 
     game = load_game(args)
     check_k_n(args.k, args.n)
+    if args.max_update_rollouts < args.update_rollouts:
+        raise CliError(
+            f"--max-update-rollouts {args.max_update_rollouts} must be >= --update-rollouts "
+            f"{args.update_rollouts}"
+        )
     config = AlternatingConfig(
         k=args.k,
         n=args.n,
@@ -104,8 +147,10 @@ def run(args: argparse.Namespace) -> int:
         order=tuple(args.order.split("-")),
         eps_tol=args.eps_tol,
         evaluation=args.evaluation,
+        delta=args.delta,
         update_rollouts=args.update_rollouts,
-        update_horizon=args.horizon,
+        max_update_rollouts=args.max_update_rollouts,
+        update_horizon=args.update_horizon,
         final_rollouts=args.rollouts,
         final_horizon=args.horizon,
         seed=args.seed,
@@ -113,10 +158,16 @@ def run(args: argparse.Namespace) -> int:
         local_oracle=args.local_oracle,
         global_candidates=args.global_candidates,
         reuse_global_response=args.reuse_global_response,
+        n_aware_local=args.n_aware_local,
         tol=args.tol,
     )
     report = train_and_compare(
-        game, config, args.out, resume=args.resume, baselines=not args.no_baselines
+        game,
+        config,
+        args.out,
+        resume=args.resume,
+        allow_other_game=args.allow_other_game,
+        baselines=not args.no_baselines,
     )
     out = report.summary(game, config)
     lo, hi = out["value_ci"]
@@ -124,8 +175,9 @@ def run(args: argparse.Namespace) -> int:
         f"{game.name}: k={args.k} n={args.n}  value {out['value']:.4f} "
         f"(95% CI [{lo:.4f}, {hi:.4f}])\n"
         f"proposals {out['proposals']}: accepted {out['accepted']}, rejected "
-        f"{out['rejected']}, terminated early: {out['terminated_early']}  "
-        f"({out['seconds']:.1f} s)\n"
+        f"{out['rejected']}, inconclusive {out['inconclusive']}, terminated early: "
+        f"{out['terminated_early']}  ({out['seconds']:.1f} s)\n"
+        f"UPDATE: {out['evaluation']}\n"
     )
     if "best_constant_dispatcher_value" in out:
         human += (

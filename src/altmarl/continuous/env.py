@@ -126,9 +126,14 @@ def subsample_histogram(bins: torch.Tensor, k: int, uniforms: torch.Tensor) -> t
     if k == bins.shape[1]:
         idx = bins
     else:
-        keys = torch.topk(uniforms, k, dim=1, largest=False).indices
-        idx = torch.gather(bins, 1, keys)
+        idx = torch.gather(bins, 1, subsample_indices(k, uniforms))
     return bin_counts(idx) / k
+
+
+def subsample_indices(k: int, uniforms: torch.Tensor) -> torch.Tensor:
+    """The robots of ``Delta_t``: the ``k`` smallest of the keys ``uniforms [B, n]``, as
+    indices ``[B, k]`` (a uniformly random ``k``-subset without replacement, SPEC §6)."""
+    return torch.topk(uniforms, k, dim=1, largest=False).indices
 
 
 def global_reward(w: ContinuousWarehouse, s_g: torch.Tensor, a_g: torch.Tensor) -> torch.Tensor:

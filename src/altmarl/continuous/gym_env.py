@@ -7,6 +7,8 @@ construction (``None``: uniform random). Observation ``(s_g, s_i)`` as float32 i
 ``r_l(s_i, s_g, a_i)`` (it can be negative: the movement cost), which is the representative
 agent's share of the cooperative reward (SPEC eq. 1); the team's stage reward is in
 ``info["stage_reward"]``. Episodes are truncated after ``horizon`` steps.
+``gymnasium.make("altmarl/RepresentativeRobot-v0", render_mode="rgb_array")`` after
+``import altmarl.envs``; ``render()`` draws the robots' bins, the dispatcher and the robot.
 
 The dynamics are the batched kernels of ``altmarl.continuous.env`` with a batch of one
 episode; all randomness comes from ``self.np_random`` (seeded by ``reset(seed=...)``).
@@ -22,7 +24,9 @@ import torch
 from gymnasium import spaces
 
 from altmarl.continuous.env import (
+    NUM_BINS,
     ContinuousWarehouse,
+    bin_counts,
     bin_index,
     dispatcher_observation,
     global_reward,
@@ -41,12 +45,14 @@ from altmarl.continuous.rollout import (
     UniformDispatcher,
     UniformLocal,
 )
+from altmarl.envs.rendering import population_frame
+from altmarl.errors import AltmarlError
 
 
 class RepresentativeRobotEnv(gym.Env):
     """The representative robot's MDP against a fixed dispatcher and population policy."""
 
-    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 (gymnasium's convention)
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "render_fps": 4}  # noqa: RUF012
 
     def __init__(
         self,
@@ -54,7 +60,11 @@ class RepresentativeRobotEnv(gym.Env):
         warehouse: ContinuousWarehouse | None = None,
         dispatcher: DispatcherNet | None = None,
         local_policy: LocalPolicyNet | None = None,
+        render_mode: str | None = None,
     ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise AltmarlError(f"render_mode {render_mode!r} must be None or 'rgb_array'")
+        self.render_mode = render_mode
         self.warehouse = warehouse or ContinuousWarehouse()
         self.warehouse.check_k(k)
         self.k = k
@@ -99,3 +109,18 @@ class RepresentativeRobotEnv(gym.Env):
         self._t += 1
         truncated = self._t >= w.horizon
         return self._obs(), float(r_l[0, self._me]), False, truncated, info
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode != "rgb_array" or self._gen is None:
+            return None
+        w = self.warehouse
+        occ = bin_counts(bin_index(self._s_l))[0].numpy() / w.n
+
+        def position(x: float) -> float:  # zone coordinates of a position in [low, high]
+            return (x - w.low) / (w.high - w.low) * NUM_BINS
+
+        return population_frame(
+            occ,
+            position(float(self._s_g[0])),
+            agent_position=position(float(self._s_l[0, self._me])),
+        )

@@ -17,6 +17,7 @@ The policy update is TRPO (default) or, for ablations, PPO (clipped surrogate) o
 from __future__ import annotations
 
 import copy
+import importlib.util
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,8 @@ from altmarl.continuous.rollout import GlobalActor, SampledLocal, simulate
 from altmarl.continuous.trpo import TRPOConfig, trpo_step
 from altmarl.errors import AltmarlError
 
-LOCAL_ALGOS = ("trpo", "ppo", "a2c")
+#: ``sb3-trpo``: sb3-contrib's TRPO through a VecEnv of the robots (``sb3_learner``).
+LOCAL_ALGOS = ("trpo", "ppo", "a2c", "sb3-trpo")
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,11 @@ class LocalLearnConfig:
     def __post_init__(self) -> None:
         if self.algo not in LOCAL_ALGOS:
             raise AltmarlError(f"local algo {self.algo!r} must be one of {LOCAL_ALGOS}")
+        if self.algo == "sb3-trpo" and importlib.util.find_spec("sb3_contrib") is None:
+            raise AltmarlError(
+                "local algo 'sb3-trpo' needs stable-baselines3 and sb3-contrib: "
+                "pip install 'altmarl[deep]'"
+            )
         if self.episodes < 1 or self.updates < 1 or self.learners < 1:
             raise AltmarlError("local episodes, learners and updates must be >= 1")
 

@@ -116,7 +116,10 @@ class LocalStep:
         dispatcher, policy = pair
         t0 = time.perf_counter()
         c = self.config
-        proposal, info = local_best_response(
+        learn = local_best_response
+        if c.algo == "sb3-trpo":  # stable-baselines3 is imported only when asked for
+            from altmarl.continuous.sb3_learner import sb3_local_best_response as learn
+        proposal, info = learn(
             game,
             GreedyDispatcher(dispatcher),
             policy,

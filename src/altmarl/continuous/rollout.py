@@ -38,6 +38,7 @@ from altmarl.continuous.env import (
     mode_bin,
     robot_observation,
     subsample_histogram,
+    subsample_indices,
 )
 from altmarl.continuous.networks import DispatcherNet, FoldedMLP, LocalPolicyNet
 
@@ -156,8 +157,9 @@ class Rollout:
     ``returns [B]`` discounted returns ``sum_t gamma^t r_t``; ``mode_hits [H, B]`` whether
     ``a_g`` equalled the true population mode; ``global_actions``/``modes [H, B]`` and the
     dispatcher's observations ``dispatcher_obs [H, B, 6]``; with ``record=True`` also
-    ``s_g [H, B]``, ``s_l [H, B, n]``, ``actions [H, B, n]``, ``local_rewards [H, B, n]``
-    and ``stage_rewards [H, B]``.
+    ``s_g [H, B]``, ``s_l [H, B, n]``, ``actions [H, B, n]``, ``local_rewards [H, B, n]``,
+    ``stage_rewards [H, B]`` and ``sampled [H, B, k]`` (the indices of the robots the
+    dispatcher sampled).
     """
 
     returns: torch.Tensor
@@ -170,6 +172,7 @@ class Rollout:
     actions: torch.Tensor | None = None
     local_rewards: torch.Tensor | None = None
     stage_rewards: torch.Tensor | None = None
+    sampled: torch.Tensor | None = None
 
     @property
     def mode_accuracy(self) -> float:
@@ -252,7 +255,7 @@ def simulate_dispatchers(
 
 
 _TRACE = ("global_actions", "modes", "dispatcher_obs")
-_RECORD = ("s_g", "s_l", "actions", "local_rewards", "stage_rewards")
+_RECORD = ("s_g", "s_l", "actions", "local_rewards", "stage_rewards", "sampled")
 
 
 def _run(
@@ -300,6 +303,9 @@ def _run(
             "local_rewards": r_l,
             "stage_rewards": r,
         }
+        if "sampled" in trace:
+            # the same keys subsample_histogram ranked: the robots a_g was chosen from
+            step["sampled"] = subsample_indices(k, u_sub)
         for key, vals in trace.items():
             vals.append(step[key])
         s_g, s_l = global_step(w, s_g, a_g, z_g), local_step(w, s_l, a_l, z_l)

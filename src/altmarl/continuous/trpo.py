@@ -8,11 +8,9 @@ the LARGEST step ``0.5^j s`` (``j = 0..backtrack_iters-1``) that improves the su
 ``mean(pi/pi_old * A)`` with mean ``KL(pi_old || pi) <= kl_accept_factor * max_kl``
 (1.5 x radius); if none does, the parameters are restored exactly.
 
-Why not sb3-contrib's TRPO: its line search accepts only ``KL < target_kl`` (not 1.5 x the
-radius) and collects rollouts through a ``VecEnv`` stepping one environment per robot,
-whereas here all ``B x n`` robots of a batch of episodes act through one tensor call (the
-population shares the policy, so every robot is a sample of the representative robot);
-feeding 500 x B robots through a VecEnv costs far more than the update itself.
+sb3-contrib's TRPO does the same job as ``--local-algo sb3-trpo``
+(:mod:`altmarl.continuous.sb3_learner`); its line search accepts only ``KL < target_kl`` (not
+1.5 x the radius). ``docs/continuous.md`` compares the two.
 
 Speed: the Fisher-vector products use a strided subsample of at most ``fvp_samples``
 observations (as OpenAI baselines' ``trpo_mpi`` does); the gradient, surrogate and KL of the

@@ -86,7 +86,7 @@ class ContinuousStudy:
         for name in ("seeds", "rollouts", "horizon", "n", "alternations", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise AltmarlError(f"--{name.replace('_', '-')} {getattr(self, name)} must be >= 1")
-        from altmarl.continuous.local_learn import LOCAL_ALGOS
+        from altmarl.continuous.local_learn import LOCAL_ALGOS, LocalLearnConfig
 
         if self.local_algo not in LOCAL_ALGOS:
             raise AltmarlError(f"--local-algo {self.local_algo!r} must be one of {LOCAL_ALGOS}")
@@ -96,6 +96,7 @@ class ContinuousStudy:
             raise AltmarlError(
                 f"--dispatcher-init {self.dispatcher_init!r} must be one of {DISPATCHER_INITS}"
             )
+        LocalLearnConfig(algo=self.local_algo)  # a learner's missing package: one error here
 
     def jobs(self) -> list[Job]:
         """Seed-major order, so an interrupted sweep already covers every ``k``."""

@@ -28,8 +28,10 @@ def load_ok_rows(out: Path) -> list[dict[str, Any]]:
             continue
         parsed: dict[str, Any] = {}
         for key, val in row.items():
-            if key in ("status", "error"):
+            if key in ("status", "error") or key.endswith("_deviation"):
                 parsed[key] = val
+            elif val == "":
+                parsed[key] = float("nan")  # a column the job did not fill (exploit off)
             elif key == "terminated_early":
                 parsed[key] = val == "True"
             else:

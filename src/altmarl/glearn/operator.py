@@ -67,6 +67,18 @@ def check_m(m: int | None) -> int | None:
     return int(m)
 
 
+def glearn_bytes(
+    game: TabularGame, k: int, m: int | None, parameterization: str, anderson: int = 5
+) -> int:
+    """Bytes G-LEARN holds at once for ``k``: the reward and Q tables, value iteration's
+    iterates (``2 anderson + 3`` Q-sized vectors) and the sampled next states (int32,
+    ``m`` per entry) or, for the exact operator, the dense transition tables."""
+    space = operator_space(k, game.num_sl, parameterization)
+    S, A, X = game.num_sg, game.num_ag, space.size
+    q_tables = S * X * A * 8 * (2 * anderson + 4)
+    return q_tables + (S * X * X * 8 * 2 if m is None else S * X * m * 4)
+
+
 def _require(nbytes: int, what: str, space: CountSpace | TupleSpace, k: int) -> None:
     check_memory(
         int(nbytes),

@@ -11,8 +11,14 @@ import numpy as np
 from altmarl.counts import check_k
 from altmarl.errors import AltmarlError
 from altmarl.game import TabularGame
-from altmarl.llearn.chained import ChainedMDP, chained_mdp
+from altmarl.llearn.chained import (
+    ChainedMDP,
+    chained_mdp,
+    k_chain_num_states,
+    mean_field_chain_state_bound,
+)
 from altmarl.llearn.reductions import truncation_horizon
+from altmarl.memory import check_memory
 from altmarl.oracles import OracleInfo
 from altmarl.policies import GlobalPolicy, LocalPolicy
 
@@ -61,6 +67,17 @@ def default_T(game: TabularGame, T: int | None, truncation_eps: float | None) ->
     return truncation_horizon(game.gamma, game.r_max, eps)
 
 
+def check_horizon(game: TabularGame, T: int, given: bool, bytes_per_step: int, what: str) -> None:
+    """Refuse, before anything is allocated, a horizon whose tables (``bytes_per_step`` per
+    macro step) exceed the memory budget; the message says where ``T`` came from."""
+    origin = "--T" if given else f"Lemma C.1's horizon at gamma = {game.gamma!r}"
+    check_memory(
+        T * bytes_per_step,
+        f"{what} over T = {T} macro steps ({origin})",
+        hint="pass a smaller --T",
+    )
+
+
 def start_policy(game: TabularGame, local_policy: LocalPolicy | None) -> LocalPolicy:
     if local_policy is None:
         return LocalPolicy.uniform(game.num_sl, game.num_sg, game.num_al)
@@ -92,6 +109,13 @@ def chain_setup(
     check_inputs(game, global_policy, k)
     pi0 = start_policy(game, local_policy)
     T = default_T(game, oracle.T, oracle.truncation_eps)
+    L, G, A = game.num_sl, game.num_sg, game.num_al
+    if oracle.chain == "mean-field":
+        micro, states = L + 1, mean_field_chain_state_bound(L, G, k)
+    else:
+        micro, states = k + 1, k_chain_num_states(L, G, k)
+    # the chain's time-indexed tables: values, Q and the policy of every micro step
+    check_horizon(game, T, oracle.T is not None, micro * (states * A * 8 * 3 + 16), "the chain")
     return pi0, T, chained_mdp(game, global_policy, k, T, kind=oracle.chain)
 
 

@@ -14,7 +14,13 @@ from scipy.special import gammaln
 from altmarl.counts import CountSpace, rank_count
 from altmarl.errors import AltmarlError
 from altmarl.game import TabularGame
-from altmarl.llearn.common import LLearnInfo, check_inputs, default_T, start_policy
+from altmarl.llearn.common import (
+    LLearnInfo,
+    check_horizon,
+    check_inputs,
+    default_T,
+    start_policy,
+)
 from altmarl.llearn.reductions import truncation_bound
 from altmarl.oracles import LLearnResult
 from altmarl.policies import GlobalPolicy, LocalPolicy
@@ -208,6 +214,10 @@ class MeanFieldOracle:
         T = default_T(game, self.T, self.truncation_eps)
         root = np.random.default_rng(seed)
         mu0 = _initial_local(game, self.num_initial, root)
+        G, L, A = game.num_sg, game.num_sl, max(game.num_ag, game.num_al)
+        # the flow [D, T+1, G, L], the law of a_g [D, T, G, A_g], the agent's Q and weights
+        per_step = 8 * (mu0.shape[0] * G * (L + A) + 3 * L * G * A)
+        check_horizon(game, T, self.T is not None, per_step, "the mean-field flow")
         flow_seed = int(root.integers(2**62))
 
         def flow_of(p: LocalPolicy) -> MeanFieldFlow:

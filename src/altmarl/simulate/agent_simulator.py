@@ -191,7 +191,7 @@ class AgentSimulator:
             sub = bincount_rows(states[rows, idx].astype(np.int64), L)
             a_g = np.asarray(global_policy.act(s_g, sub, rng), dtype=np.int64)
             if rec is not None:
-                rec.log(t, N / n, s_g, a_g, population_mode(N))
+                rec.log(t, N / n, s_g, a_g, population_mode(N), sub)
             _agents_step(
                 states,
                 s_g,

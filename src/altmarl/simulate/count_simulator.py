@@ -47,7 +47,7 @@ class CountSimulator:
             sub = subsample_counts(N, k, rng)
             a_g = np.asarray(global_policy.act(s_g, sub, rng), dtype=np.int64)
             if rec is not None:
-                rec.log(t, N / n, s_g, a_g, population_mode(N))
+                rec.log(t, N / n, s_g, a_g, population_mode(N), sub)
             # each bin's agents choose actions: M[r, j, a]
             M = rng.multinomial(N, pi[:, s_g, :].transpose(1, 0, 2))
             rl = game.r_l[:, s_g, :].transpose(1, 0, 2)  # [R, L, A]

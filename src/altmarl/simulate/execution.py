@@ -6,8 +6,10 @@ from typing import Literal
 
 import numpy as np
 
+from altmarl.counts import MAX_POPULATION
 from altmarl.errors import AltmarlError
 from altmarl.game import TabularGame
+from altmarl.memory import check_memory
 from altmarl.policies import GlobalActor, GlobalPolicy, LocalPolicy, check_pair_fits_game
 from altmarl.seeding import Seed
 from altmarl.simulate.agent_simulator import AgentSimulator
@@ -23,6 +25,16 @@ def get_simulator(name: str) -> Simulator:
     if name == "agents":
         return AgentSimulator()
     raise AltmarlError(f"--simulator {name!r} must be one of {', '.join(SIMULATORS)}")
+
+
+def rollout_bytes(game: TabularGame, rollouts: int, horizon: int, k: int, record: bool) -> int:
+    """Bytes held while simulating ``rollouts`` in parallel: per rollout the counts, the
+    ``[L, A_l, L]`` moves of a step (with their multinomial's temporaries) and a subsample of
+    up to ``k`` indices; with ``record``, ``horizon`` steps of trajectories."""
+    L, A = game.num_sl, game.num_al
+    per_rollout = 8 * (3 * L * A * L + 4 * L + 16 + min(k, 1 << 20))
+    recorded = 8 * horizon * (L + 3) if record else 0
+    return rollouts * (per_rollout + recorded)
 
 
 def evaluate(
@@ -52,6 +64,13 @@ def evaluate(
         raise AltmarlError(f"rollouts = {rollouts} must be >= 1")
     if horizon < 1:
         raise AltmarlError(f"horizon = {horizon} must be >= 1")
+    if n > MAX_POPULATION:
+        raise AltmarlError(f"--n {n} is over 10**18, the largest population supported")
+    check_memory(
+        rollout_bytes(game, rollouts, horizon, k, record),
+        f"online execution of --rollouts {rollouts} x --horizon {horizon}",
+        hint="lower --rollouts (or --horizon with recorded trajectories)",
+    )
     if isinstance(global_policy, GlobalPolicy):
         check_pair_fits_game(global_policy, local_policy, game)
         if global_policy.k != k:

@@ -23,6 +23,8 @@ class Rollouts:
         each step (``record=True`` only).
     global_states, global_actions, population_mode : ``[R, H]`` ``s_g(t)``, ``a_g(t)`` and the
         true population mode ``argmax_j counts_j(t)`` (lowest index on ties).
+    sampled_counts : ``[R, H, S_l]`` the count vector of the ``k`` agents the global agent
+        sampled at each step (what ``a_g(t)`` was chosen from).
     """
 
     returns: np.ndarray
@@ -36,6 +38,7 @@ class Rollouts:
     global_states: np.ndarray | None = None
     global_actions: np.ndarray | None = None
     population_mode: np.ndarray | None = None
+    sampled_counts: np.ndarray | None = None
 
     @property
     def rollouts(self) -> int:
@@ -84,6 +87,15 @@ class Simulator(Protocol):
     ) -> Rollouts: ...
 
 
+_RECORDED = (
+    "occupancy",
+    "global_states",
+    "global_actions",
+    "population_mode",
+    "sampled_counts",
+)
+
+
 class Recorder:
     """Per-step trajectories of a batch of rollouts (``record=True``)."""
 
@@ -92,17 +104,19 @@ class Recorder:
         self.global_states = np.zeros((R, H), dtype=np.int64)
         self.global_actions = np.zeros((R, H), dtype=np.int64)
         self.population_mode = np.zeros((R, H), dtype=np.int64)
+        self.sampled_counts = np.zeros((R, H, L), dtype=np.int64)
 
-    def log(self, t, occ, s_g, a_g, mode) -> None:
+    def log(self, t, occ, s_g, a_g, mode, sampled) -> None:
         self.occupancy[:, t] = occ
         self.global_states[:, t] = s_g
         self.global_actions[:, t] = a_g
         self.population_mode[:, t] = mode
+        self.sampled_counts[:, t] = sampled
 
     @classmethod
     def concat(cls, recs: list[Recorder]) -> Recorder:
         out = cls.__new__(cls)
-        for name in ("occupancy", "global_states", "global_actions", "population_mode"):
+        for name in _RECORDED:
             setattr(out, name, np.concatenate([getattr(r, name) for r in recs]))
         return out
 
@@ -110,12 +124,7 @@ class Recorder:
 def finish_rollouts(returns, rec, n, k, horizon, gamma, name, t0) -> Rollouts:
     extra = {}
     if rec is not None:
-        extra = {
-            "occupancy": rec.occupancy,
-            "global_states": rec.global_states,
-            "global_actions": rec.global_actions,
-            "population_mode": rec.population_mode,
-        }
+        extra = {name: getattr(rec, name) for name in _RECORDED}
     return Rollouts(
         returns=returns,
         n=n,

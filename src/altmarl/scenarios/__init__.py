@@ -1,8 +1,12 @@
-"""Built-in scenarios (SPEC §7) and random test games.
+"""Built-in scenarios (SPEC §7; the paper's Examples 2.5 and 2.6) and random test games.
 
-``warehouse()`` is the G.1 tabular warehouse exactly as SPEC §7 states it. Scenario
-defaults for the experiment (``n``, ``k`` ...) live in :data:`WAREHOUSE_DEFAULTS`, not in
-the game, because the game does not depend on ``n``.
+``warehouse()`` is the G.1 tabular warehouse exactly as SPEC §7 states it;
+``federated()`` (Example 2.6, :mod:`altmarl.scenarios.federation`) and ``grid()`` (Example
+2.5, :mod:`altmarl.scenarios.power_grid`) are the paper's two motivating systems.
+``get_scenario(name)`` is the one entry point (``--scenario NAME``); ``scenario_labels``
+names their states and actions for figures. Scenario defaults for the experiment (``n``,
+``k`` ...) live in :data:`WAREHOUSE_DEFAULTS`, not in the game, because the game does not
+depend on ``n``.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ import numpy as np
 
 from altmarl.errors import AltmarlError
 from altmarl.game import TabularGame
+from altmarl.scenarios.federation import federated, federated_labels
+from altmarl.scenarios.labels import Labels
+from altmarl.scenarios.power_grid import grid, grid_labels
 
 #: Experiment protocol of SPEC §7 G.1.
 WAREHOUSE_DEFAULTS = {
@@ -102,7 +109,73 @@ def random_game(
     )
 
 
-SCENARIOS: dict[str, Callable[[], TabularGame]] = {"warehouse": warehouse}
+def two_zones(stay: tuple[float, float] = (0.9, 0.95), gamma: float = 0.9) -> TabularGame:
+    """A tiny game with exact certificates for every ``k <= n`` (``examples/custom_game.py``
+    builds the same game from functions).
+
+    Two zones; ``P_g(.|s_g, a_g)`` puts 0.9 on ``a_g`` (the dispatcher steers the priority);
+    a robot stays in zone ``s`` with probability ``stay[s]`` whatever it does; working
+    (``a_l = 1``) earns 1 when the robot's zone has priority (``s_l = s_g``), idling earns
+    0.3; ``r_g = 0``. Local states start i.i.d. from ``Dirichlet(0.5, 0.5)`` per episode, so
+    where the majority is matters and seeing more robots helps the dispatcher.
+    """
+    P_g = np.full((2, 2, 2), 0.1)
+    P_g[:, 0, 0] = P_g[:, 1, 1] = 0.9
+    P_l = np.empty((2, 2, 2, 2))
+    for s in range(2):
+        P_l[s, :, :, s] = stay[s]
+        P_l[s, :, :, 1 - s] = 1.0 - stay[s]
+    r_l = np.full((2, 2, 2), 0.3)
+    r_l[:, :, 1] = np.eye(2)
+    return TabularGame.from_arrays(
+        P_g=P_g,
+        P_l=P_l,
+        r_g=np.zeros((2, 2)),
+        r_l=r_l,
+        gamma=gamma,
+        dirichlet_alpha=0.5,
+        name="two-zones",
+    )
+
+
+def warehouse_labels(num_zones: int = 5) -> Labels:
+    zones = tuple(f"zone {z}" for z in range(num_zones))
+    return Labels(
+        global_states=zones,
+        global_actions=zones,
+        local_states=zones,
+        local_actions=("stay", "up", "down"),
+        global_agent="dispatcher",
+        local_agents="robots",
+        action_is_state=True,
+    )
+
+
+def two_zones_labels() -> Labels:
+    zones = ("zone 0", "zone 1")
+    return Labels(
+        global_states=tuple(f"priority {z}" for z in zones),
+        global_actions=tuple(f"steer to {z}" for z in zones),
+        local_states=zones,
+        local_actions=("idle", "work"),
+        global_agent="dispatcher",
+        local_agents="robots",
+        action_is_state=True,
+    )
+
+
+SCENARIOS: dict[str, Callable[[], TabularGame]] = {
+    "warehouse": warehouse,
+    "federated": federated,
+    "grid": grid,
+    "two-zones": two_zones,
+}
+_LABELS: dict[str, Callable[[], Labels]] = {
+    "warehouse": warehouse_labels,
+    "federated": federated_labels,
+    "grid": grid_labels,
+    "two-zones": two_zones_labels,
+}
 
 
 def get_scenario(name: str) -> TabularGame:
@@ -113,3 +186,14 @@ def get_scenario(name: str) -> TabularGame:
         raise AltmarlError(
             f"--scenario {name!r} is unknown; choose from {', '.join(sorted(SCENARIOS))}"
         ) from None
+
+
+def scenario_labels(game: TabularGame) -> Labels:
+    """Names of ``game``'s states and actions: a built-in scenario's own (matched by name
+    and sizes), generic index names otherwise (a game file)."""
+    sizes = (game.num_sg, game.num_ag, game.num_sl, game.num_al)
+    if game.name in _LABELS:
+        labels = _LABELS[game.name]()
+        if labels.fits(*sizes):
+            return labels
+    return Labels.generic(*sizes)
