@@ -279,7 +279,7 @@ def short_runs(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_short_training_beats_uniform_and_accuracy_rises_with_k(short_runs):
+def test_short_training_beats_uniform_and_the_robots_follow_the_dispatcher(short_runs):
     (big, _), (one, _) = short_runs[50], short_runs[1]
     # Property: the uniform dispatcher picks each of the 5 bins with probability 1/5,
     # independently of the mode, so its accuracy over 30 rollouts x 100 steps is a mean
@@ -287,12 +287,12 @@ def test_short_training_beats_uniform_and_accuracy_rises_with_k(short_runs):
     # (false-failure rate ~4e-5).
     assert big.baseline_mode_accuracy == pytest.approx(0.2, abs=0.03)
     # Regressions: seeded outcomes of one short training run per k, not guarantees. The
-    # trained pair at k = 50 earns well over the uniform baseline (30 rollouts: standard
-    # error below 6) and picks the mode far more often than chance; k = 1 sees one robot,
-    # so its accuracy stays near the larger cluster's share.
-    assert big.value > 2.5 * big.baseline_value
-    assert big.mode_accuracy > one.mode_accuracy + 0.1
-    assert big.mode_accuracy > 0.75
+    # trained pairs earn well over the uniform baseline (30 rollouts: standard error below
+    # 6), and the robots walk to where the dispatcher points, so the population's mode is
+    # the dispatcher's bin most of the time, whether it reads its sample or not.
+    for run in (big, one):
+        assert run.value > 2.5 * run.baseline_value
+        assert run.mode_accuracy > 0.75
 
 
 @pytest.mark.slow

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from altmarl.alternating.evaluators import Pair, PairEvaluator
 from altmarl.alternating.history import HistoryRow
 from altmarl.alternating.moves import Move
-from altmarl.alternating.update import UpdateRule, judge
+from altmarl.alternating.update import DecideRule, UpdateRule, judge
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ class Alternation:
     k: int
     moves: Mapping[str, Move]
     evaluator: PairEvaluator
-    rule: UpdateRule
+    rule: UpdateRule | DecideRule
     schedule: Schedule
     stop_rule: str = "all-players"
 

@@ -121,6 +121,16 @@ class UpdateRule(Protocol):
     ) -> Verdict: ...
 
 
+class DecideRule(Protocol):
+    """A rule that decides on the best candidate's estimate alone (``KeepBetter``-like);
+    :func:`judge` applies it to the best candidate of one common-random-numbers call."""
+
+    @property
+    def radius(self) -> float: ...
+
+    def decide(self, old: Estimate, new: Estimate) -> Decision: ...
+
+
 def _best_of_one_call(
     evaluator: PairEvaluator,
     game: Any,

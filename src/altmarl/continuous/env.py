@@ -30,6 +30,7 @@ or drawn from an explicit ``torch.Generator``, so a seed fixes a run.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -83,11 +84,15 @@ class ContinuousWarehouse:
             raise AltmarlError(f"k = {k!r} must be an integer in [1, n = {self.n}]")
 
 
+@functools.cache
 def tau(dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """The bin centres as a tensor (one shared instance per dtype: never modify it)."""
     return torch.tensor(BIN_CENTRES, dtype=dtype)
 
 
+@functools.cache
 def delta(dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """The local offsets as a tensor (one shared instance per dtype: never modify it)."""
     return torch.tensor(LOCAL_OFFSETS, dtype=dtype)
 
 

@@ -16,6 +16,7 @@ The policy update is TRPO (default) or, for ablations, PPO (clipped surrogate) o
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,11 +40,12 @@ class LocalLearnConfig:
 
     algo: str = "trpo"
     episodes: int = 2
+    learners: int = 125
     updates: int = 1
     trpo: TRPOConfig = field(default_factory=TRPOConfig)
     critic_lr: float = 3e-3
-    critic_steps: int = 20
-    critic_batch: int = 8192
+    critic_steps: int = 5
+    critic_batch: int = 4096
     value_coef: float = 0.5
     ppo_clip: float = 0.2
     ppo_epochs: int = 4
@@ -59,8 +61,8 @@ class LocalLearnConfig:
                 "local algo 'sb3-trpo' needs stable-baselines3 and sb3-contrib: "
                 "pip install 'altmarl[deep]'"
             )
-        if self.episodes < 1 or self.updates < 1:
-            raise AltmarlError("local episodes and updates must be >= 1")
+        if self.episodes < 1 or self.updates < 1 or self.learners < 1:
+            raise AltmarlError("local episodes, learners and updates must be >= 1")
 
 
 def discounted_returns(rewards: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -72,6 +74,24 @@ def discounted_returns(rewards: torch.Tensor, gamma: float) -> torch.Tensor:
         acc = rewards[t] + gamma * acc
         out[t] = acc
     return out
+
+
+def _learners(
+    tensors: tuple[torch.Tensor, ...], learners: int, generator: torch.Generator
+) -> tuple[torch.Tensor, ...]:
+    """The trajectories ``[H, B, learners]`` of ``learners`` robots per episode, a uniformly
+    random subset of each episode's ``n`` (all of them when ``learners >= n``).
+
+    Why a subset: the policy gradient's noise comes mostly from the few episodes of a batch
+    (every robot of an episode shares its ``s_g`` path and start), not from the number of
+    robots, while the update's cost grows with the samples."""
+    H, B, n = tensors[0].shape
+    if learners >= n:
+        return tensors
+    keys = torch.rand(B, n, generator=generator)
+    idx = torch.topk(keys, learners, dim=1, largest=False).indices  # [B, learners]
+    idx = idx[None].expand(H, B, learners)
+    return tuple(torch.gather(x, 2, idx) for x in tensors)
 
 
 def _critic_inputs(s_g: torch.Tensor, s_l: torch.Tensor) -> torch.Tensor:
@@ -146,8 +166,7 @@ def local_best_response(
 
     The critic is updated in place (it is only a baseline). Returns the proposal, info (the
     last batch's population states for the G step, TRPO statistics)."""
-    proposal = LocalPolicyNet()
-    proposal.load_state_dict(policy.state_dict())
+    proposal = copy.deepcopy(policy)
     a2c_opt = torch.optim.Adam(proposal.parameters(), lr=config.a2c_lr)
     info: dict[str, Any] = {"kl": 0.0, "accepted_steps": 0, "step_fraction": 0.0}
     for _ in range(config.updates):
@@ -156,10 +175,13 @@ def local_best_response(
         )
         assert roll.s_l is not None and roll.s_g is not None and roll.actions is not None
         assert roll.local_rewards is not None
-        returns = discounted_returns(roll.local_rewards, w.gamma).reshape(-1)
-        critic_in = _critic_inputs(roll.s_g, roll.s_l).reshape(-1, 3)
+        s_l, actions, rewards = _learners(
+            (roll.s_l, roll.actions, roll.local_rewards), config.learners, generator
+        )
+        returns = discounted_returns(rewards, w.gamma).reshape(-1)
+        critic_in = _critic_inputs(roll.s_g, s_l).reshape(-1, 3)
         obs = critic_in[:, :2]
-        actions = roll.actions.reshape(-1)
+        actions = actions.reshape(-1)
         with torch.no_grad():
             adv = returns - critic(critic_in)
         adv = (adv - adv.mean()) / (adv.std() + 1e-8)

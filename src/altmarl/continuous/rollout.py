@@ -7,14 +7,21 @@ robot draws ``a_i ~ pi_l(. | s_g, s_i)``; collect ``r = r_g + (1/n) sum_i r_l``;
 Common random numbers. The random draws of a step are made in a fixed order and do not
 depend on the policies (subsample keys, a dispatcher uniform, one uniform per robot for
 its action by inverse CDF, the Gaussian noises), so two pairs simulated from the same seed
-see the same randomness; UPDATE's comparisons (``training``) rely on this.
+see the same randomness; UPDATE's comparisons (``training``) rely on this. In particular two
+pairs whose actions agree at every step from the same seed run the same episodes.
+
+The actors evaluate the networks as they were when the actor was made, in the networks'
+inference form (:class:`~altmarl.continuous.networks.FoldedMLP`: the same function, about
+twice as fast as the training form).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
 import torch
 
 from altmarl.continuous.env import (
@@ -33,7 +40,20 @@ from altmarl.continuous.env import (
     subsample_histogram,
     subsample_indices,
 )
-from altmarl.continuous.networks import DispatcherNet, LocalPolicyNet
+from altmarl.continuous.networks import DispatcherNet, FoldedMLP, LocalPolicyNet
+
+
+def torch_generator(
+    seed: int | np.random.SeedSequence, index: int | None = None
+) -> torch.Generator:
+    """A torch generator seeded from a ``SeedSequence`` (or ``SeedSequence([seed, index])``)."""
+    if index is not None:
+        assert isinstance(seed, int)
+        seq = np.random.SeedSequence([seed, index])
+    else:
+        seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    state = seq.generate_state(1, dtype=np.uint64)[0]
+    return torch.Generator().manual_seed(int(state) & ((1 << 63) - 1))
 
 
 class GlobalActor(Protocol):
@@ -48,14 +68,33 @@ class LocalActor(Protocol):
     def act(self, obs: torch.Tensor, u: torch.Tensor) -> torch.Tensor: ...
 
 
+def _snapshot(actor: object, net: DispatcherNet | LocalPolicyNet) -> None:
+    # the network as of the actor's creation, in its fast inference form (FoldedMLP)
+    object.__setattr__(actor, "_forward", net.inference())
+
+
 @dataclass(frozen=True)
 class GreedyDispatcher:
-    """``a_g = argmax`` of the dispatcher network's logits (deterministic, SPEC §2)."""
+    """``a_g = argmax`` of the dispatcher network's scores (deterministic, SPEC §2)."""
 
     net: DispatcherNet
+    _forward: Callable[[torch.Tensor], torch.Tensor] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _snapshot(self, self.net)
 
     def act(self, obs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        return torch.argmax(self.net(obs), dim=-1)
+        return torch.argmax(self._forward(obs), dim=-1)
+
+
+@dataclass(frozen=True)
+class ConstantDispatcher:
+    """Always the same target bin, whatever the sample says (a reference dispatcher)."""
+
+    target: int
+
+    def act(self, obs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        return torch.full(obs.shape[:-1], self.target, dtype=torch.long)
 
 
 @dataclass(frozen=True)
@@ -71,10 +110,36 @@ class SampledLocal:
     """``a_i ~ softmax(net(s_g, s_i))`` by inverse CDF on the given uniforms."""
 
     net: LocalPolicyNet
+    _forward: FoldedMLP = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _snapshot(self, self.net)
 
     def act(self, obs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        cdf = torch.cumsum(torch.softmax(self.net(obs), dim=-1), dim=-1)
-        return torch.clamp((u[..., None] > cdf).sum(-1), max=NUM_LOCAL_ACTIONS - 1)
+        p = torch.softmax(self._forward.transposed(obs), dim=0)  # [A, N]
+        # inverse CDF against the first A - 1 bounds (a u above a rounded-down last bound
+        # still gets the last action)
+        flat = u.reshape(-1)
+        action = torch.zeros_like(flat, dtype=torch.long)
+        bound = torch.zeros_like(flat)
+        for a in range(NUM_LOCAL_ACTIONS - 1):
+            bound = bound + p[a]
+            action += flat > bound
+        return action.reshape(u.shape)
+
+
+@dataclass(frozen=True)
+class GreedyLocal:
+    """``a_i = argmax`` of the robot policy (the authors' robots at evaluation)."""
+
+    net: LocalPolicyNet
+    _forward: FoldedMLP = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _snapshot(self, self.net)
+
+    def act(self, obs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        return torch.argmax(self._forward.transposed(obs), dim=0).reshape(obs.shape[:-1])
 
 
 @dataclass(frozen=True)
@@ -90,20 +155,22 @@ class Rollout:
     """A batch of ``B`` episodes of ``H`` steps.
 
     ``returns [B]`` discounted returns ``sum_t gamma^t r_t``; ``mode_hits [H, B]`` whether
-    ``a_g`` equalled the true population mode; optional trajectories (``record=True``):
+    ``a_g`` equalled the true population mode; ``global_actions``/``modes [H, B]`` and the
+    dispatcher's observations ``dispatcher_obs [H, B, 6]``; with ``record=True`` also
     ``s_g [H, B]``, ``s_l [H, B, n]``, ``actions [H, B, n]``, ``local_rewards [H, B, n]``,
-    ``global_actions``/``modes [H, B]``, ``stage_rewards [H, B]``, ``sampled [H, B, k]`` (the
-    indices of the robots the dispatcher sampled).
+    ``stage_rewards [H, B]`` and ``sampled [H, B, k]`` (the indices of the robots the
+    dispatcher sampled).
     """
 
     returns: torch.Tensor
     mode_hits: torch.Tensor
+    global_actions: torch.Tensor
+    modes: torch.Tensor
+    dispatcher_obs: torch.Tensor
     s_g: torch.Tensor | None = None
     s_l: torch.Tensor | None = None
     actions: torch.Tensor | None = None
     local_rewards: torch.Tensor | None = None
-    global_actions: torch.Tensor | None = None
-    modes: torch.Tensor | None = None
     stage_rewards: torch.Tensor | None = None
     sampled: torch.Tensor | None = None
 
@@ -112,7 +179,6 @@ class Rollout:
         return float(self.mode_hits.float().mean())
 
 
-@torch.no_grad()
 def simulate(
     w: ContinuousWarehouse,
     dispatcher: GlobalActor,
@@ -123,62 +189,124 @@ def simulate(
     *,
     horizon: int | None = None,
     record: bool = False,
+    copies: int = 1,
 ) -> Rollout:
     """Online execution of ``(dispatcher, local)`` for ``episodes`` episodes of ``horizon``
-    steps (default ``w.horizon``) on ``w.n`` robots with ``k``-subsampling."""
+    steps (default ``w.horizon``) on ``w.n`` robots with ``k``-subsampling.
+
+    ``copies > 1`` runs the batch ``copies`` times side by side with the same random draws
+    (rows ``c * episodes + e``): the way to compare several dispatchers in one batch
+    (:func:`simulate_dispatchers`)."""
     w.check_k(k)
     if episodes < 1:
         raise ValueError(f"episodes = {episodes} must be >= 1")
     H = w.horizon if horizon is None else horizon
     gen = seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(seed)
-    s_g, s_l = initial_states(w, episodes, gen)
-    B, n = s_l.shape
-    returns = torch.zeros(B)
-    hits = torch.zeros(H, B, dtype=torch.bool)
-    rec: dict[str, list[torch.Tensor]] = {
-        key: [] for key in ("s_g", "s_l", "actions", "local_rewards", "global_actions", "modes")
-    }
-    stage: list[torch.Tensor] = []
-    sampled: list[torch.Tensor] = []
+    trace: dict[str, list[torch.Tensor]] = {key: [] for key in _TRACE + (_RECORD if record else ())}
+    # inference mode: no autograd bookkeeping; the stacked outputs below are normal tensors
+    with torch.inference_mode():
+        returns = _run(w, dispatcher, local, k, episodes, H, gen, trace, copies)
+    out = {key: torch.stack(vals) for key, vals in trace.items()}
+    hits = out["global_actions"] == out["modes"]
+    return Rollout(returns=returns.clone(), mode_hits=hits, **out)
+
+
+@dataclass(frozen=True)
+class StackedDispatcher:
+    """Several dispatchers side by side: rows ``[c * block, (c + 1) * block)`` of a batch are
+    acted on by ``actors[c]``."""
+
+    actors: tuple[GlobalActor, ...]
+    block: int
+
+    def act(self, obs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        rows = [slice(i * self.block, (i + 1) * self.block) for i in range(len(self.actors))]
+        return torch.cat([a.act(obs[r], u[r]) for a, r in zip(self.actors, rows, strict=True)])
+
+
+def simulate_dispatchers(
+    w: ContinuousWarehouse,
+    dispatchers: Sequence[GlobalActor],
+    local: LocalActor,
+    k: int,
+    episodes: int,
+    seed: int | torch.Generator,
+) -> list[Rollout]:
+    """Each dispatcher with the same robots on the same ``episodes`` episodes (the same
+    random draws: common random numbers), simulated as one batch; one :class:`Rollout` per
+    dispatcher. The robots act through one network call per step for all of them."""
+    roll = simulate(
+        w, StackedDispatcher(tuple(dispatchers), episodes), local, k, episodes, seed,
+        copies=len(dispatchers),
+    )  # fmt: skip
+    out = []
+    for i in range(len(dispatchers)):
+        part = slice(i * episodes, (i + 1) * episodes)
+        out.append(
+            Rollout(
+                returns=roll.returns[part],
+                mode_hits=roll.mode_hits[:, part],
+                global_actions=roll.global_actions[:, part],
+                modes=roll.modes[:, part],
+                dispatcher_obs=roll.dispatcher_obs[:, part],
+            )
+        )
+    return out
+
+
+_TRACE = ("global_actions", "modes", "dispatcher_obs")
+_RECORD = ("s_g", "s_l", "actions", "local_rewards", "stage_rewards", "sampled")
+
+
+def _run(
+    w: ContinuousWarehouse,
+    dispatcher: GlobalActor,
+    local: LocalActor,
+    k: int,
+    episodes: int,
+    H: int,
+    gen: torch.Generator,
+    trace: dict[str, list[torch.Tensor]],
+    copies: int = 1,
+) -> torch.Tensor:
+    """The time loop of :func:`simulate`; appends each step's tensors to ``trace``."""
+    E, n = episodes, w.n
+
+    def draw(sample: torch.Tensor) -> torch.Tensor:
+        return sample if copies == 1 else sample.repeat(copies, *([1] * (sample.dim() - 1)))
+
+    s_g, s_l = (draw(x) for x in initial_states(w, E, gen))
+    returns = torch.zeros(E * copies)
     discount = 1.0
-    for t in range(H):
+    for _ in range(H):
         # Fixed draw order per step (common random numbers across pairs).
-        u_sub = torch.rand(B, n, generator=gen)
-        u_g = torch.rand(B, generator=gen)
-        u_l = torch.rand(B, n, generator=gen)
-        z_g = torch.randn(B, generator=gen)
-        z_l = torch.randn(B, n, generator=gen)
+        u_sub = draw(torch.rand(E, n, generator=gen))
+        u_g = draw(torch.rand(E, generator=gen))
+        u_l = draw(torch.rand(E, n, generator=gen))
+        z_g = draw(torch.randn(E, generator=gen))
+        z_l = draw(torch.randn(E, n, generator=gen))
         bins = bin_index(s_l)
-        hist = subsample_histogram(bins, k, u_sub)
-        a_g = dispatcher.act(dispatcher_observation(s_g, hist), u_g)
+        obs_g = dispatcher_observation(s_g, subsample_histogram(bins, k, u_sub))
+        a_g = dispatcher.act(obs_g, u_g)
         a_l = local.act(robot_observation(s_g, s_l), u_l)
         r_l = local_reward(w, s_l, s_g, a_l)
         r = global_reward(w, s_g, a_g) + r_l.mean(dim=1)
         returns += discount * r
         discount *= w.gamma
-        mode = mode_bin(bins)
-        hits[t] = a_g == mode
-        if record:
-            for key, val in (
-                ("s_g", s_g),
-                ("s_l", s_l),
-                ("actions", a_l),
-                ("local_rewards", r_l),
-                ("global_actions", a_g),
-                ("modes", mode),
-            ):
-                rec[key].append(val)
-            stage.append(r)
+        step = {
+            "global_actions": a_g,
+            "modes": mode_bin(bins),
+            "dispatcher_obs": obs_g,
+            "s_g": s_g,
+            "s_l": s_l,
+            "actions": a_l,
+            "local_rewards": r_l,
+            "stage_rewards": r,
+        }
+        if "sampled" in trace:
             # the same keys subsample_histogram ranked: the robots a_g was chosen from
-            sampled.append(subsample_indices(k, u_sub))
+            step["sampled"] = subsample_indices(k, u_sub)
+        for key, vals in trace.items():
+            vals.append(step[key])
         s_g, s_l = global_step(w, s_g, a_g, z_g), local_step(w, s_l, a_l, z_l)
-    if not record:
-        return Rollout(returns=returns, mode_hits=hits)
-    stacked = {key: torch.stack(vals) for key, vals in rec.items()}
-    return Rollout(
-        returns=returns,
-        mode_hits=hits,
-        stage_rewards=torch.stack(stage),
-        sampled=torch.stack(sampled),
-        **stacked,
-    )
+    return returns

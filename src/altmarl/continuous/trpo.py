@@ -38,7 +38,7 @@ class TRPOConfig:
     backtrack_ratio: float = 0.5
     backtrack_iters: int = 10
     kl_accept_factor: float = 1.5
-    fvp_samples: int = 10_000
+    fvp_samples: int = 2_500
 
     def __post_init__(self) -> None:
         if not self.max_kl > 0:
@@ -118,8 +118,10 @@ def trpo_step(
 
     ``obs [N, d]``, ``actions [N]`` int64, ``advantages [N]`` (normalised by the caller).
     """
-    with torch.no_grad():
-        old_logp_all = torch.log_softmax(policy(obs), dim=-1)
+    # One forward serves the old log-probabilities and the surrogate's gradient at the old
+    # parameters (there the ratio is exp(0) = 1 exactly).
+    logp_all = torch.log_softmax(policy(obs), dim=-1)
+    old_logp_all = logp_all.detach()
     old_logp = old_logp_all.gather(1, actions[:, None]).squeeze(1)
     stride = max(1, obs.shape[0] // config.fvp_samples)
     obs_f, old_f = obs[::stride], old_logp_all[::stride]
@@ -138,7 +140,8 @@ def trpo_step(
         hv = flat_grad(torch.dot(grad_kl, v), policy, retain_graph=True)
         return hv + config.damping * v
 
-    surr = surrogate_and_kl()[0]
+    logp = logp_all.gather(1, actions[:, None]).squeeze(1)
+    surr = (torch.exp(logp - old_logp) * advantages).mean()
     g = flat_grad(surr, policy)
     surr0 = float(surr.detach())
     old_params = flat_params(policy).clone()

@@ -1,21 +1,25 @@
 """The continuous study (SPEC §7 G.2): train at every ``(k, seed)``, evaluate, plot.
 
 Runs on the generic sweep runner (:mod:`altmarl.experiments.sweep`): one job per ``(k, seed)``
-trains ALTERNATING-MARL with TRPO (``training``), evaluates the pair and the uniform-random
-baseline (uniform dispatcher AND uniform robots) on the same ``rollouts`` episodes, and
-returns the networks' state dicts, which the driver process saves under
-``runs/k{k}_seed{seed}/`` (so a Ray cluster's results land in the study directory).
+trains ALTERNATING-MARL (``altmarl.continuous.training``), evaluates the pair beside its
+reference dispatchers on the same ``rollouts`` episodes (the best constant dispatcher with
+the same trained robots, chosen on held-out episodes; the uniform dispatcher with the same
+robots; uniform dispatcher and robots), and returns the networks' state dicts, which the
+driver process saves under ``runs/k{k}_seed{seed}/`` (so a Ray cluster's results land in
+the study directory).
 
-Figures (each with the CSV behind it): ``reward_vs_k_continuous.png`` (mean +- std over
-seeds, with the uniform-random baseline), ``mode_accuracy_vs_k.png``,
-``runtime_vs_k_continuous.png``, ``zone_heatmap_continuous.png`` (robot occupancy of the
-five bins over one evaluation episode at the largest ``k``, seed 0, with the dispatcher's
-choice and the true mode), and ``summary.md``.
+``protocol``: ``ours`` (default) or ``paper`` (the authors' evaluation: horizon 50, robots
+acting by argmax, a dispatcher that reads only the histogram; initial-mode accuracy on
+fresh starts), see :mod:`altmarl.continuous.evaluation`. Every job pins torch to one
+thread, so the records do not depend on the number of workers or cores.
+
+Figures (each with the CSV behind it, :mod:`~altmarl.experiments.continuous_figures`):
+``reward_vs_k_continuous.png``, ``margin_vs_k_continuous.png``, ``mode_accuracy_vs_k.png``,
+``runtime_vs_k_continuous.png``, ``zone_heatmap_continuous.png``, and ``summary.md``.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -29,12 +33,26 @@ FIELDNAMES = (
     "value",
     "value_std",
     "mode_accuracy",
+    "initial_mode_accuracy",
+    "best_constant_bin",
+    "best_constant_value",
+    "margin",
+    "margin_stderr",
+    "margin_low",
+    "margin_high",
+    "uniform_dispatcher_value",
     "baseline_value",
     "baseline_mode_accuracy",
     "train_seconds",
+    "train_cpu_seconds",
     "accepted_local",
     "accepted_global",
+    "global_best_gain",
+    "global_best_gain_stderr",
 )
+
+PROTOCOLS = ("ours", "paper")
+DISPATCHER_INITS = ("fresh", "mode-classifier")
 
 
 @dataclass(frozen=True)
@@ -48,11 +66,13 @@ class ContinuousStudy:
     n: int = 500
     alternations: int = 30
     local_algo: str = "trpo"
-    eval_episodes: int = 8
+    eval_episodes: int = 4
+    protocol: str = "ours"
+    dispatcher_init: str = "fresh"
 
     @classmethod
     def quick(cls) -> ContinuousStudy:
-        """A reduced protocol (3 k values, 2 seeds, 12 alternations): about two minutes."""
+        """A reduced protocol (3 k values, 2 seeds, 12 alternations): about a minute."""
         return cls(k_values=(1, 10, 50), seeds=2, rollouts=20, alternations=12)
 
     def validate(self) -> None:
@@ -70,13 +90,19 @@ class ContinuousStudy:
 
         if self.local_algo not in LOCAL_ALGOS:
             raise AltmarlError(f"--local-algo {self.local_algo!r} must be one of {LOCAL_ALGOS}")
+        if self.protocol not in PROTOCOLS:
+            raise AltmarlError(f"--protocol {self.protocol!r} must be one of {PROTOCOLS}")
+        if self.dispatcher_init not in DISPATCHER_INITS:
+            raise AltmarlError(
+                f"--dispatcher-init {self.dispatcher_init!r} must be one of {DISPATCHER_INITS}"
+            )
         LocalLearnConfig(algo=self.local_algo)  # a learner's missing package: one error here
 
-    def jobs(self, threads: int = 1) -> list[Job]:
+    def jobs(self) -> list[Job]:
         """Seed-major order, so an interrupted sweep already covers every ``k``."""
         base = {key: val for key, val in asdict(self).items() if key not in ("k_values", "seeds")}
         return [
-            Job({"k": k, "seed": s}, {**base, "k": k, "seed": s, "threads": threads})
+            Job({"k": k, "seed": s}, {**base, "k": k, "seed": s})
             for s in range(self.seeds)
             for k in self.k_values
         ]
@@ -87,7 +113,7 @@ class ContinuousStudy:
         return d
 
 
-def config_for(params: dict[str, Any]):
+def config_for(params: dict[str, Any]) -> Any:
     """The training configuration of one job."""
     from altmarl.continuous.local_learn import LocalLearnConfig
     from altmarl.continuous.training import ContinuousConfig
@@ -101,30 +127,21 @@ def config_for(params: dict[str, Any]):
         eval_episodes=int(params["eval_episodes"]),
         final_rollouts=int(params["rollouts"]),
         local=LocalLearnConfig(algo=str(params["local_algo"])),
+        protocol=str(params.get("protocol", "ours")),
+        dispatcher_init=str(params.get("dispatcher_init", "fresh")),
     )
 
 
 def continuous_job(params: dict[str, Any]) -> dict[str, Any]:
     """Train and evaluate at ``(k, seed)``; top-level so worker processes can import it."""
-    import torch
-
     from altmarl.continuous.training import train_continuous
 
-    # One torch thread per job when the sweep runs one job per core.
-    torch.set_num_threads(int(params.get("threads", 1)))
     res = train_continuous(config_for(params))
     s = res.summary()
-    return {
-        "value": s["value"],
-        "value_std": s["value_std"],
-        "mode_accuracy": s["mode_accuracy"],
-        "baseline_value": s["baseline_value"],
-        "baseline_mode_accuracy": s["baseline_mode_accuracy"],
-        "train_seconds": s["seconds"],
-        "accepted_local": s["accepted_local"],
-        "accepted_global": s["accepted_global"],
-        "_result": res,
-    }
+    record = {name: s[name] for name in FIELDNAMES if name in s}
+    record["train_seconds"] = s["seconds"]
+    record["train_cpu_seconds"] = s["cpu_seconds"]
+    return {**record, "_result": res}
 
 
 def _save_run(out: Path):
@@ -149,18 +166,16 @@ def run_study(
 ) -> Path:
     """Run the sweep, then write the figures, their CSVs and ``summary.md`` into ``out``."""
     study.validate()
-    cores = os.cpu_count() or 1
-    n_workers = workers or cores
     return sweep_study(
         out,
         study.to_json(),
-        study.jobs(threads=max(1, cores // n_workers)),
+        study.jobs(),
         continuous_job,
         fieldnames=list(FIELDNAMES),
         on_result=_save_run(Path(out)),
         write_figures=(lambda d: continuous_figures(d, study)) if figures else None,
         backend=backend,
-        workers=n_workers,
+        workers=workers,
         ray_address=ray_address,
         resume=resume,
         progress=progress,
