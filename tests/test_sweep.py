@@ -256,7 +256,7 @@ def contextlib_suppress():
 
 def test_results_rows_are_one_line_each(tmp_path):
     """An error message with newlines stays on one line, so a torn record is a torn line."""
-    from altmarl.experiments.sweep import _fmt
+    from altmarl.experiments.sweep_files import _fmt
 
     assert _fmt("a\nb\r\nc") == "a b c"
     out = tmp_path / "s"

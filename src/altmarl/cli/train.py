@@ -24,9 +24,6 @@ from altmarl.cli._common import (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from altmarl.alternating import EVALUATIONS, GLOBAL_CANDIDATES, PLAYERS
-    from altmarl.llearn import ORACLES
-
     p = sub.add_parser(
         "train",
         help="learn an approximate Nash equilibrium by ALTERNATING-MARL",
@@ -36,6 +33,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     add_game_args(p, required=False)
+    _add_problem_args(p)
+    _add_update_args(p)
+    _add_proposal_args(p)
+    _add_run_args(p)
+    p.set_defaults(func=run)
+
+
+def _add_problem_args(p: argparse.ArgumentParser) -> None:
+    """The system and the alternation: ``k``, ``n``, G-LEARN's ``m``, the players' order."""
+    from altmarl.alternating import PLAYERS
+    from altmarl.llearn import ORACLES
+
     p.add_argument("--k", type=positive_int, default=10, help="subsample size (default 10)")
     p.add_argument("--n", type=big_int, default=1000, help="number of local agents (default 1000)")
     p.add_argument(
@@ -49,6 +58,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="which player moves first in each alternation",
     )
     p.add_argument("--local-oracle", choices=ORACLES, default="mean-field")
+
+
+def _add_update_args(p: argparse.ArgumentParser) -> None:
+    """How UPDATE (SPEC §5) judges a proposal: tolerance, evaluation, error and budget."""
+    from altmarl.alternating import EVALUATIONS
+
     p.add_argument(
         "--eps-tol",
         type=positive_float,
@@ -80,6 +95,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="UPDATE's rollout horizon (default: truncation bias <= eps_tol/4)",
     )
+
+
+def _add_proposal_args(p: argparse.ArgumentParser) -> None:
+    """What each step proposes (its candidates, variants, accuracy) and UPDATE's batch."""
+    from altmarl.alternating import GLOBAL_CANDIDATES
+
     p.add_argument(
         "--global-candidates",
         choices=GLOBAL_CANDIDATES,
@@ -112,6 +133,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="UPDATE's first batch of rollouts per pair (it doubles until the decision is "
         "clear), and rollouts per candidate when choosing among candidates (default 32)",
     )
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    """The final evaluation, the seed, the run directory and the output."""
     p.add_argument("--rollouts", type=positive_int, default=50, help="final evaluation rollouts")
     p.add_argument(
         "--horizon", type=positive_int, default=100, help="final evaluation horizon (default 100)"
@@ -126,7 +151,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="skip evaluating the constant and uniform dispatchers",
     )
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

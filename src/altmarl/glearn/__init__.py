@@ -3,11 +3,12 @@
 * :mod:`~altmarl.glearn.operator` -- the adapted Bellman operators ``T_k`` (exact) and
   ``That_{k,m}`` (empirical, samples from :mod:`~altmarl.glearn.sampling`), held as arrays;
 * :mod:`~altmarl.glearn.value_iteration` -- their fixed point (certified stopping rules,
-  Anderson mixing from :mod:`~altmarl.glearn.anderson`) and eq. 20's greedy policy;
+  Anderson mixing from :mod:`~altmarl.glearn.anderson`, the Bellman sweep of
+  :mod:`~altmarl.glearn.bellman_sweep`) and eq. 20's greedy policy;
 * :mod:`~altmarl.glearn.oracle` -- :func:`glearn`, and :class:`GLearnOracle`, G-LEARN behind
   the :class:`~altmarl.oracles.GlobalOracle` interface;
 * :mod:`~altmarl.glearn.offpolicy` -- the same ``Q`` table from one logged trajectory
-  (Appendix E).
+  (Appendix E), logged by :mod:`~altmarl.glearn.offpolicy_log`.
 """
 
 from altmarl.glearn.operator import (

@@ -27,7 +27,6 @@ for the same seed; the law is the same (tests/test_crn.py checks it against the 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -38,123 +37,22 @@ from altmarl.counts import CountSpace, binom_table, rank_count
 from altmarl.errors import AltmarlError
 from altmarl.game import TabularGame
 from altmarl.policies import GlobalPolicy, LocalPolicy, check_pair_fits_game
+from altmarl.simulate.crn_random import (
+    _binomial,
+    _binomial_q,
+    _gamma,
+    _uniform,
+    rollout_keys,
+)
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_S30 = np.uint64(30)
-_S27 = np.uint64(27)
-_S31 = np.uint64(31)
-_S11 = np.uint64(11)
-_INV53 = 1.0 / 9007199254740992.0
+__all__ = ["crn_returns", "rollout_keys"]
+
 #: Counter offset of the stream that draws a rollout's initial state (never reached by steps).
 _INIT = np.uint64(1 << 62)
 #: Pair-steps below which a call runs in one thread (thread start-up would dominate).
 _JOB_STEPS_PER_THREAD = 200_000
 #: Largest ``n`` whose log-factorials are tabulated; beyond, ``lgamma`` is called.
 _LOGFACT_TABLE = 1 << 20
-
-
-@nb.njit(inline="always", cache=True)
-def _mix(z):
-    """splitmix64's finaliser: a bijective scramble of 64 bits."""
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    return z ^ (z >> _S31)
-
-
-@nb.njit(inline="always", cache=True)
-def _uniform(key, counter):
-    """The uniform on ``[0, 1)`` of draw ``counter`` of the rollout with ``key``."""
-    z = _mix(key + (counter + np.uint64(1)) * _GOLDEN)
-    return np.float64(z >> _S11) * _INV53
-
-
-@nb.njit(inline="always", cache=True)
-def _logfact(x, lf):
-    if x < lf.shape[0]:
-        return lf[x]
-    return math.lgamma(x + 1.0)
-
-
-@nb.njit(cache=True)
-def _binomial(N, q, lq, l1q, odds, u, lf):
-    """An exact ``Binomial(N, q)`` draw from ONE uniform ``u`` (``lq = log q``,
-    ``l1q = log(1-q)``, ``odds = q/(1-q)``): the search starts at the mode and walks
-    outwards, alternately up and down, subtracting each point's mass from ``u`` (Kemp's
-    inversion from the mode). Cost ``O(sd)``; the same ``u`` gives the same draw, and
-    nearby laws give nearby draws (the coupling UPDATE relies on)."""
-    if N <= 0 or q <= 0.0:
-        return 0
-    if q >= 1.0:
-        return N
-    m = int((N + 1) * q)
-    if m > N:
-        m = N
-    pm = math.exp(_logfact(N, lf) - _logfact(m, lf) - _logfact(N - m, lf) + m * lq + (N - m) * l1q)
-    u -= pm
-    if u < 0.0:
-        return m
-    pu = pm
-    pd = pm
-    x = m
-    y = m
-    while x < N or y > 0:
-        if x < N:
-            pu *= (N - x) / (x + 1.0) * odds
-            x += 1
-            u -= pu
-            if u < 0.0:
-                return x
-        if y > 0:
-            pd *= y / ((N - y + 1.0) * odds)
-            y -= 1
-            u -= pd
-            if u < 0.0:
-                return y
-    return m  # u was within round-off of 1
-
-
-@nb.njit(inline="always", cache=True)
-def _binomial_q(N, q, u, lf):
-    """:func:`_binomial` with the logarithms computed here."""
-    if N <= 0 or q <= 0.0:
-        return 0
-    if q >= 1.0:
-        return N
-    return _binomial(N, q, math.log(q), math.log1p(-q), q / (1.0 - q), u, lf)
-
-
-@nb.njit(cache=True)
-def _normal(key, counter):
-    """A standard normal (Box-Muller) from two uniforms; returns ``(z, next counter)``."""
-    u1 = _uniform(key, counter)
-    u2 = _uniform(key, counter + np.uint64(1))
-    return math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2), counter + np.uint64(
-        2
-    )
-
-
-@nb.njit(cache=True)
-def _gamma(a, key, counter):
-    """A ``Gamma(a, 1)`` draw (Marsaglia-Tsang; ``a < 1`` boosted by ``U^(1/a)``)."""
-    boost = 1.0
-    if a < 1.0:
-        boost = _uniform(key, counter) ** (1.0 / a)
-        counter += np.uint64(1)
-        a += 1.0
-    d = a - 1.0 / 3.0
-    c = 1.0 / math.sqrt(9.0 * d)
-    while True:
-        z, counter = _normal(key, counter)
-        v = 1.0 + c * z
-        if v <= 0.0:
-            continue
-        v = v * v * v
-        u = _uniform(key, counter)
-        counter += np.uint64(1)
-        if math.log(1.0 - u) < 0.5 * z * z + d - d * v + d * math.log(v):
-            return d * v * boost, counter
 
 
 @nb.njit(cache=True)
@@ -230,6 +128,12 @@ def _crn_kernel(
     conditional probabilities of the sequential binomials over the ``K = A_l S_l`` joint
     outcomes of a bin (with ``log q``, ``log(1-q)``, ``q/(1-q)``); rl_out: ``[L_u, L, S_g,
     K]`` the local reward of each outcome.
+
+    Kept whole on purpose: one step reads top to bottom in the order of its draw slots
+    (subsample ``2..k+1``, ``a_g`` 0, the bins' outcomes, ``s_g'`` 1), which is the
+    counter layout the common random numbers rest on; it is the hot loop of UPDATE and
+    exploit, runs without the GIL, and a split into ``@njit`` helpers would have to be timed
+    again against it.
     """
     R = keys.shape[0]
     L = cond.shape[1]
@@ -311,19 +215,6 @@ def _crn_kernel(
         out[c, r] = total
 
 
-def rollout_keys(seed: int | np.random.SeedSequence, start: int, stop: int) -> np.ndarray:
-    """The keys of rollouts ``start .. stop-1`` of the evaluation seeded by ``seed``
-    (``uint64 [stop - start]``); rollout ``r``'s key depends on ``seed`` and ``r`` only."""
-    seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    base = np.uint64(seq.generate_state(1, dtype=np.uint64)[0])
-    r = np.arange(start, stop, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        z = base + (r + np.uint64(1)) * _GOLDEN
-        z = (z ^ (z >> _S30)) * _M1
-        z = (z ^ (z >> _S27)) * _M2
-    return z ^ (z >> _S31)
-
-
 def _conditional_tables(game: TabularGame, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sequential-binomial probabilities of the joint outcome ``o = a L + s'`` of one agent in
     bin ``j`` (``pi_l(a|j,g) P_l(s'|j,g,a)``) with their logarithms, ``[L, S_g, K, 4]``, and
@@ -400,20 +291,7 @@ def crn_returns(
     Every pair sees the same random numbers on the same rollout (see the module docstring).
     """
     n, k, horizon = int(n), int(k), int(horizon)
-    if n < 1:
-        raise AltmarlError(f"n = {n} must be >= 1")
-    if not 0 <= k <= n:
-        raise AltmarlError(f"k = {k} must satisfy 0 <= k <= n = {n}")
-    if horizon < 1:
-        raise AltmarlError(f"horizon = {horizon} must be >= 1")
-    if not 0 <= start <= stop:
-        raise AltmarlError(f"rollouts [{start}, {stop}) must satisfy 0 <= start <= stop")
-    if game.num_ag > np.iinfo(np.int16).max:
-        raise AltmarlError(f"|A_g| = {game.num_ag} is too large for the CRN simulator")
-    for pg, pl in pairs:
-        check_pair_fits_game(pg, pl, game)
-        if pg.k != k:
-            raise AltmarlError(f"k = {k} differs from a global policy's k = {pg.k}")
+    _check_crn_args(game, pairs, n, k, horizon, start, stop)
     out = np.zeros((len(pairs), stop - start))
     if not pairs or stop == start:
         return out
@@ -464,3 +342,29 @@ def crn_returns(
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(lambda i: _crn_kernel(*args, bounds[i], bounds[i + 1], out), range(threads)))
     return out
+
+
+def _check_crn_args(
+    game: TabularGame,
+    pairs: Sequence[tuple[GlobalPolicy, LocalPolicy]],
+    n: int,
+    k: int,
+    horizon: int,
+    start: int,
+    stop: int,
+) -> None:
+    """Refuse arguments :func:`crn_returns` cannot run, naming the one at fault."""
+    if n < 1:
+        raise AltmarlError(f"n = {n} must be >= 1")
+    if not 0 <= k <= n:
+        raise AltmarlError(f"k = {k} must satisfy 0 <= k <= n = {n}")
+    if horizon < 1:
+        raise AltmarlError(f"horizon = {horizon} must be >= 1")
+    if not 0 <= start <= stop:
+        raise AltmarlError(f"rollouts [{start}, {stop}) must satisfy 0 <= start <= stop")
+    if game.num_ag > np.iinfo(np.int16).max:
+        raise AltmarlError(f"|A_g| = {game.num_ag} is too large for the CRN simulator")
+    for pg, pl in pairs:
+        check_pair_fits_game(pg, pl, game)
+        if pg.k != k:
+            raise AltmarlError(f"k = {k} differs from a global policy's k = {pg.k}")
