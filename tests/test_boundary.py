@@ -8,6 +8,8 @@ file prints the table of outcomes, one row per class::
     python tests/test_boundary.py            # the altmarl on PYTHONPATH
     python tests/test_boundary.py --limit-gb 4  # cap the address space (an unchecked
                                                 # allocation then fails fast, not the machine)
+
+Top level, not beside one module (cross-cutting): every command's bad input.
 """
 
 from __future__ import annotations
@@ -892,21 +894,3 @@ def test_memory_budget_flag_governs_this_command_only(base: Base) -> None:
     )
     assert code == 2 and "memory budget of 0.001 GiB" in err and "k=20" in err
     assert os.environ.get(ENV_VAR) == before
-
-
-@pytest.mark.parametrize(
-    "text, value",
-    [("1e9", 10**9), ("10**9", 10**9), ("1_000", 1000), ("1.5e3", 1500), ("1e18", 10**18)],
-)
-def test_population_sizes_are_read_exactly(text: str, value: int) -> None:
-    from altmarl.cli._common import big_int
-
-    assert big_int(text) == value
-
-
-@pytest.mark.parametrize("text", ["1e19", "1e400", "-1e400", "1.5", "nan", "inf", "10**99", "0"])
-def test_population_sizes_out_of_range_are_refused(text: str) -> None:
-    from altmarl.cli._common import big_int
-
-    with pytest.raises(argparse.ArgumentTypeError):
-        big_int(text)

@@ -62,6 +62,8 @@ matches a rule but contains a shell operator (``|``, ``&&``, ``;``) is an error:
 or mark it. A command whose full size is slow and that has no size flag is skipped with a
 marker (the two benchmarks without one). The whole doc run takes about a minute on 2 cores
 (``python -m pytest -q tests/test_docs.py --durations=20``); budget: at most 2 minutes.
+
+Top level, not beside one module (cross-cutting): the documentation's commands span the package.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The exact count chain against brute-force enumeration over individual agents."""
+"""The exact count chain (``exact.py``) against brute-force enumeration over individual agents."""
 
 from __future__ import annotations
 
@@ -15,23 +15,8 @@ from altmarl.exact import (
     optimal_global_control,
     population_model,
 )
-from altmarl.laws import dirichlet_multinomial_pmf, hypergeometric_matrix
 from altmarl.policies import GlobalPolicy, LocalPolicy
 from altmarl.scenarios import random_game
-
-
-def test_hypergeometric_matches_subset_enumeration():
-    n, k, L = 5, 3, 3
-    H = hypergeometric_matrix(n, k, L)
-    big, small = CountSpace(n, L), CountSpace(k, L)
-    np.testing.assert_allclose(H.sum(1), 1.0)
-    for N in big.all()[::3]:
-        agents = np.repeat(np.arange(L), N)
-        brute = np.zeros(small.size)
-        subsets = list(itertools.combinations(range(n), k))
-        for sub in subsets:
-            brute[small.rank(np.bincount(agents[list(sub)], minlength=L))] += 1 / len(subsets)
-        np.testing.assert_allclose(H[big.rank(N)], brute, atol=1e-12)
 
 
 def test_local_count_kernel_matches_per_agent_enumeration():
@@ -48,14 +33,6 @@ def test_local_count_kernel_matches_per_agent_enumeration():
             p = np.prod([P[s, d] for s, d in zip(agents, dest, strict=True)])
             brute[space.rank(np.bincount(dest, minlength=L))] += p
         np.testing.assert_allclose(Q[space.rank(N)], brute, atol=1e-12)
-
-
-def test_dirichlet_multinomial_is_a_distribution_with_the_right_mean():
-    space = CountSpace(6, 3)
-    alpha = np.array([0.3, 1.0, 2.0])
-    p = dirichlet_multinomial_pmf(space, alpha)
-    assert p.sum() == pytest.approx(1.0)
-    np.testing.assert_allclose(p @ space.all(), 6 * alpha / alpha.sum())
 
 
 def test_finite_horizon_converges_to_infinite_and_stays_in_bounds():

@@ -11,6 +11,8 @@ shrinks its sizes (fewer ``k``, rollouts, alternations) and prints the same kind
 (torch, gymnasium, ray, pettingzoo, stable-baselines3) is skipped when the import fails.
 Claims an example's docstring or the README makes about its output get a test of their own
 below, on the same (cached) run.
+
+Top level, not beside one module (cross-cutting): the examples use the whole package.
 """
 
 from __future__ import annotations

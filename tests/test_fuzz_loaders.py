@@ -8,6 +8,8 @@ by random JSON, then the bytes truncated, flipped or extended. The loaders the C
 
 Derandomized (a fixed sequence of examples, no example database), so CI sees the same
 inputs every run; about 150 examples per loader, a few seconds in all.
+
+Top level, not beside one module (cross-cutting): the loaders of three kinds of user file.
 """
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+"""The tabular game (``game.py``, SPEC §1): validation, files, callables, the averaged local
+kernel."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -100,35 +103,6 @@ def test_from_callables_matches_arrays():
         gamma=0.9,
     )
     assert g.fingerprint == TabularGame.from_arrays(**a).fingerprint
-
-
-def test_warehouse_matches_spec_formulas():
-    g = warehouse()
-    assert (g.num_sg, g.num_ag, g.num_sl, g.num_al) == (5, 5, 5, 3)
-    assert g.gamma == 0.95
-    # P_g(.|s_g=1, a_g=3): logits 0.1 + 3 [s'=3] + 0.5 [s'=1]
-    logits = np.full(5, 0.1)
-    logits[3] += 3.0
-    logits[1] += 0.5
-    np.testing.assert_allclose(g.P_g[1, 3], np.exp(logits) / np.exp(logits).sum())
-    # P_l(.|s_l=4, s_g=0, up): stay 3.5 on 4, +1.5 on 0 (=4+1 mod 5), +0.3 on s_g=0
-    logits = np.full(5, 0.1)
-    logits[4] += 3.5
-    logits[0] += 1.5 + 0.3
-    np.testing.assert_allclose(g.P_l[4, 0, 1], np.exp(logits) / np.exp(logits).sum())
-    # down from 0 goes to 4
-    assert g.P_l[0, 2, 2].argsort()[-2] == 4
-    assert (
-        g.r_l[2, 2, 0] == 10.0 and g.r_l[2, 2, 1] == 10.5 and g.r_l[2, 2, 2] == pytest.approx(9.7)
-    )
-    assert g.r_l[0, 3, 0] == pytest.approx(2 / 3)  # circular distance 2
-    assert g.r_l[0, 4, 0] == pytest.approx(1.0)  # circular distance 1
-    np.testing.assert_array_equal(g.r_g, 1.0)
-    np.testing.assert_allclose(g.dirichlet_alpha, 0.3)
-    rng = np.random.default_rng(0)
-    rho = g.sample_local_distributions(rng, 1000)
-    np.testing.assert_allclose(rho.sum(1), 1.0)
-    assert np.abs(rho.mean(0) - 0.2).max() < 0.03
 
 
 def test_averaged_local_is_a_kernel():

@@ -11,6 +11,8 @@ import it makes is collected, the lazy ones inside functions, the type-only ones
   submodule importing its own package's facade is a cycle).
 
 ``docs/architecture.md`` draws the same layers.
+
+Top level, not beside one module (cross-cutting): it reads every module of the package.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ the package was reorganised (``CHANGELOG.md``, 0.2.0), recomputed by the current
 change here means behaviour changed. If the change is intended (a new random stream, a
 different floating-point order), update the numbers and say so in ``CHANGELOG.md``.
 The properties these objects must satisfy are tested in their own modules.
+
+Top level, not beside one module (cross-cutting): pinned numbers of several modules.
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ from the parsers, and built pages render in a real headless browser without cons
 The build needs the ``[docs]`` extra (CI installs it); the browser check needs Chromium and
 its driver (Debian's ``chromium`` and ``chromium-driver``, installed by ``.ci/run``) and
 Selenium (``[docs]``). Each is skipped with its reason where it is missing.
+
+Top level, not beside one module (cross-cutting): the site documents the whole package.
 """
 
 from __future__ import annotations

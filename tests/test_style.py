@@ -1,4 +1,6 @@
-"""The code base stays `ruff check` and `ruff format` clean (pyproject.toml config)."""
+"""The code base stays `ruff check` and `ruff format` clean (pyproject.toml config).
+
+Top level, not beside one module (cross-cutting): ruff runs over the whole code base."""
 
 from __future__ import annotations
 

@@ -4,6 +4,8 @@ defaults (``[tool.mypy]`` in pyproject.toml lists the strict modules).
 Strict core: the data and combinatorics (``counts``, ``game``, ``policies``, ``laws``), the
 oracle layer, G-LEARN and ALTERNATING-MARL. The rest (CLI, studies, the torch extension)
 is checked with mypy's default settings.
+
+Top level, not beside one module (cross-cutting): mypy runs over the whole package.
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ the binomials' standard deviations, not like ``n``. Large calls run in threads o
 (pair, rollout) (the kernel releases the GIL), up to numba's thread cap.
 
 Its random stream is its own: the numbers differ from :func:`~altmarl.simulate.evaluate`'s
-for the same seed; the law is the same (tests/test_crn.py checks it against the exact chain).
+for the same seed; the law is the same (tests/simulate/test_crn.py checks it against the
+exact chain).
 """
 
 from __future__ import annotations

@@ -1,0 +1,74 @@
+"""Rollouts of the continuous warehouse (``continuous/rollout.py``): rewards and noise, seeds and
+common random numbers, sampled robots."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("gymnasium")
+
+from altmarl.continuous.env import (  # noqa: E402
+    BIN_CENTRES,
+    ContinuousWarehouse,
+    global_reward,
+    local_reward,
+)
+from altmarl.continuous.networks import LocalPolicyNet  # noqa: E402
+from altmarl.continuous.rollout import (  # noqa: E402
+    SampledLocal,
+    UniformDispatcher,
+    UniformLocal,
+    simulate,
+)
+from altmarl.errors import AltmarlError  # noqa: E402
+from continuous_helpers import _randomised  # noqa: E402
+
+T = torch.tensor
+
+
+def test_simulate_rewards_and_noise_consistent():
+    w = ContinuousWarehouse(n=200, horizon=30)
+    roll = simulate(w, UniformDispatcher(), UniformLocal(), 7, 20, 3, record=True)
+    # stage reward = r_g + (1/n) sum_i r_l (eq. 1), discounted return = sum_t gamma^t r_t
+    rg = torch.stack([global_reward(w, roll.s_g[t], roll.global_actions[t]) for t in range(30)])
+    stage = rg + roll.local_rewards.mean(-1)
+    assert torch.allclose(stage, roll.stage_rewards, atol=1e-5)
+    disc = w.gamma ** torch.arange(30, dtype=torch.float32)
+    assert torch.allclose((disc[:, None] * stage).sum(0), roll.returns, rtol=1e-5)
+    # recorded local rewards follow the formula on the recorded states and actions
+    rl = local_reward(w, roll.s_l[5], roll.s_g[5], roll.actions[5])
+    assert torch.allclose(rl, roll.local_rewards[5])
+    # transition noise: residuals of unclipped moves have std 0.04 (robots), 0.08 (dispatcher)
+    delta = T([0.0, 0.05, -0.05])
+    res = roll.s_l[1:] - roll.s_l[:-1] - delta[roll.actions[:-1]]
+    free = roll.s_l[1:].abs() < 1.99
+    assert float(res[free].std()) == pytest.approx(0.04, rel=0.03)
+    assert abs(float(res[free].mean())) < 0.002
+    tau = T(BIN_CENTRES)
+    res_g = roll.s_g[1:] - roll.s_g[:-1] - 0.6 * (tau[roll.global_actions[:-1]] - roll.s_g[:-1])
+    assert float(res_g[roll.s_g[1:].abs() < 1.99].std()) == pytest.approx(0.08, rel=0.1)
+
+
+def test_simulate_same_seed_same_output_and_crn():
+    w = ContinuousWarehouse(n=100, horizon=20)
+    pol = LocalPolicyNet()
+    a = simulate(w, UniformDispatcher(), SampledLocal(pol), 5, 4, 11)
+    b = simulate(w, UniformDispatcher(), SampledLocal(pol), 5, 4, 11)
+    assert torch.equal(a.returns, b.returns)
+    with pytest.raises(AltmarlError, match="k = 101"):
+        simulate(w, UniformDispatcher(), UniformLocal(), 101, 1, 0)
+
+
+def test_sampled_robots_follow_the_policy_by_inverse_cdf():
+    net = _randomised(LocalPolicyNet(), seed=5)
+    obs = torch.tensor([[0.3, -0.7], [-1.5, 1.2], [0.0, 0.0]]).repeat(20000, 1)
+    u = torch.rand(obs.shape[0], generator=torch.Generator().manual_seed(2))
+    actions = SampledLocal(net).act(obs, u)
+    with torch.no_grad():
+        cdf = torch.cumsum(torch.softmax(net(obs), dim=-1), dim=-1)
+    # the inverse CDF of the training network, except within rounding of a bound
+    expected = torch.searchsorted(cdf, u[:, None]).squeeze(1).clamp(max=2)
+    near = (u[:, None] - cdf).abs().min(dim=1).values < 1e-5
+    assert torch.equal(actions[~near], expected[~near])
+    assert int(near.sum()) < 10
