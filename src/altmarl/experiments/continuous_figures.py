@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -120,7 +121,7 @@ def continuous_figures(out: Path, study: Any) -> dict[str, Path]:
     heat = _zone_heatmap(out, int(ks.max()), study)
     if heat is not None:
         written["zone_heatmap_continuous"] = heat
-    written["summary"] = _summary(out, study, ks, n_ok, col, margin, paper_ret)
+    written["summary"] = _summary(out, study, ks, n_ok, col, margin)
     return written
 
 
@@ -261,7 +262,6 @@ def _summary(
     n_ok: np.ndarray,
     col: dict[str, dict[int, np.ndarray]],
     margin: dict[str, np.ndarray],
-    paper_ret: np.ndarray,
 ) -> Path:
     def mean(name: str, k: int) -> float:
         return float(col[name][k].mean())
@@ -291,8 +291,9 @@ def _summary(
         "",
         "| k | seeds | return | best constant | uniform dispatcher | uniform random | "
         "margin (mean ± std) | 95% interval | runs above | runs sure | mode acc | "
-        "start acc | G gain | train s (cpu s) |" + (" paper return |" if paper else ""),
-        "|---:" * (14 + (1 if paper else 0)) + "|",
+        "start acc | G gain | train s (cpu s) |"
+        + (" paper return | paper start acc |" if paper else ""),
+        "|---:" * (14 + (2 if paper else 0)) + "|",
     ]
     for i, k in enumerate(int(k) for k in ks):
         lines.append(
@@ -306,11 +307,18 @@ def _summary(
             f"| {mean('mode_accuracy', k):.3f} | {mean('initial_mode_accuracy', k):.3f} "
             f"| {_nanmean(col['global_best_gain'][k]):+.1f} "
             f"| {mean('train_seconds', k):.1f} ({mean('train_cpu_seconds', k):.1f}) |"
-            + (f" {paper_ret[i]:.1f} |" if paper else "")
+            + (f" {_reported(k, 0, '.1f')} | {_reported(k, 1, '.2f')} |" if paper else "")
         )
     path = out / "summary.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _reported(k: int, column: int, spec: str) -> str:
+    """The paper's reported number at ``k`` (column 0: return, 1: start accuracy); an
+    em dash where the paper gives none."""
+    value = PAPER_TABLE.get(k, (math.nan, math.nan))[column]
+    return "—" if math.isnan(value) else format(value, spec)
 
 
 def _nanmean(values: np.ndarray) -> float:
