@@ -60,15 +60,20 @@ to every matching command of a file, so a ``--resume`` after a reduced run sees 
 it resumes (both the sweep and ``train --resume`` refuse a different one). A command that
 matches a rule but contains a shell operator (``|``, ``&&``, ``;``) is an error: split it
 or mark it. A command whose full size is slow and that has no size flag is skipped with a
-marker (the two benchmarks without one). The whole doc run takes about a minute on 2 cores
-(``python -m pytest -q tests/test_docs.py --durations=20``); budget: at most 2 minutes.
+marker (the two benchmarks without one). A plain ``altmarl ARGS`` command (no shell syntax)
+runs in a child forked from a process that has imported the CLI once (:class:`Launcher`),
+as the console script would run it, minus the interpreter start. The whole doc run
+(``python -m pytest -q tests/test_docs.py --durations=20``) has a budget of 2 minutes on
+2 cores.
 
 Top level, not beside one module (cross-cutting): the documentation's commands span the package.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import json
 import os
 import re
 import shlex
@@ -76,6 +81,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -90,17 +96,20 @@ TIMEOUT = 120
 SHELL_LANGS = frozenset({"bash", "sh", "shell", "console"})
 PYTHON_LANGS = frozenset({"python", "py"})
 
-#: (pattern on the documented command, flags appended when it runs). Sizes only; see the
-#: module docstring. The continuous study keeps k = 10: README evaluates its k10_seed0 run.
+#: (pattern on the documented command, flags appended when it runs). Sizes only, and one
+#: worker for the studies (a sweep with one worker runs its jobs in the process; the pool
+#: and Ray are tested in tests/experiments/); see the module docstring. The continuous study
+#: keeps k = 10: README evaluates its k10_seed0 run.
 SHRINK: tuple[tuple[str, str], ...] = (
     (
         r"^altmarl reproduce (warehouse|federated|grid)\b",
-        "--k-values 1,6 --seeds 1 --rollouts 10 --horizon 20 --alternations 2",
+        "--k-values 1,6 --seeds 1 --rollouts 10 --horizon 20 --alternations 2 "
+        "--exploit-rollouts 20 --workers 1",
     ),
     (
         r"^altmarl reproduce continuous\b",
         "--k-values 10 --seeds 1 --n 50 --rollouts 4 --horizon 20 --alternations 1 "
-        "--eval-episodes 2",
+        "--eval-episodes 2 --workers 1",
     ),
     (r"^altmarl train\b", "--alternations 2 --update-rollouts 20 --rollouts 10 --horizon 30"),
     (r"^altmarl (simulate|evaluate)\b", "--rollouts 5 --horizon 20"),
@@ -406,13 +415,126 @@ class Outcome:
     ran: str
 
 
+#: A process that has imported ``altmarl.cli`` once and forks a child per ``altmarl``
+#: command (``os.fork`` before any numba or torch thread exists, so the fork is safe): a
+#: child starts with the imports done, saving the ~1.2 s interpreter start and import of
+#: each of the doc run's ~70 ``altmarl`` commands. The child runs in its own session, in the
+#: workspace, with the command's environment, stdin from /dev/null and stdout/stderr to
+#: files, exactly as ``altmarl``'s console script would (``sys.exit(main(argv))``).
+_LAUNCHER = r"""
+import json, os, sys, traceback
+import altmarl.cli
+
+def child(req):
+    os.setsid()
+    os.chdir(req["cwd"])
+    os.environ.clear()
+    os.environ.update(req["env"])
+    fds = [os.open(os.devnull, os.O_RDONLY)] + [
+        os.open(req[k], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644) for k in ("out", "err")
+    ]
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+    sys.stdin = open(0, closefd=False)
+    sys.stdout = open(1, "w", closefd=False)
+    sys.stderr = open(2, "w", closefd=False)
+    sys.argv = ["altmarl", *req["argv"]]
+    try:
+        code = altmarl.cli.main(req["argv"])
+    except SystemExit as exc:
+        code = exc.code
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    if not isinstance(code, int):
+        if code is not None:
+            print(code, file=sys.stderr)
+        code = 0 if code is None else 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+for line in sys.stdin:
+    req = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            child(req)
+        finally:
+            os._exit(1)
+    print(json.dumps({"pid": pid}), flush=True)
+    _, status = os.waitpid(pid, 0)
+    print(json.dumps({"code": os.waitstatus_to_exitcode(status)}), flush=True)
+"""
+
+#: Characters that need a shell: such commands run through ``bash`` as documented.
+_SHELL_CHARS = re.compile(r"[|&;<>$`*?~(){}\[\]!#'\"\\]")
+
+
+class Launcher:
+    """Runs plain ``altmarl ARGS`` commands through :data:`_LAUNCHER` (see there)."""
+
+    def __init__(self, env: dict[str, str]):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _LAUNCHER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+
+    @staticmethod
+    def argv(ran: str) -> list[str] | None:
+        """The arguments of a plain ``altmarl`` command, ``None`` for anything else."""
+        if _SHELL_CHARS.search(ran):
+            return None
+        words = ran.split()
+        return words[1:] if words and words[0] == "altmarl" else None
+
+    def run(self, argv: list[str], cwd: Path, env: dict[str, str], ran: str) -> Outcome:
+        out, err = cwd / ".doctest.out", cwd / ".doctest.err"
+        request = {"argv": argv, "cwd": str(cwd), "env": env, "out": str(out), "err": str(err)}
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        pid = json.loads(self.proc.stdout.readline())["pid"]
+        timer = threading.Timer(TIMEOUT, lambda: _kill_group(pid))
+        timer.start()
+        try:
+            code = json.loads(self.proc.stdout.readline())["code"]
+        finally:
+            timed_out = not timer.is_alive()
+            timer.cancel()
+        texts = [path.read_text(errors="replace") for path in (out, err)]
+        for path in (out, err):
+            path.unlink()
+        return Outcome(None if timed_out else code, texts[0], texts[1], ran + "  (forked)")
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
 class Workspace:
     """One markdown file's temporary directory and its commands, run in order, once."""
 
-    def __init__(self, directory: Path, commands: list[DocCommand], env: dict[str, str]):
+    def __init__(
+        self,
+        directory: Path,
+        commands: list[DocCommand],
+        env: dict[str, str],
+        launcher: Launcher | None = None,
+    ):
         self.directory = directory
         self.commands = commands
         self.env = env
+        self.launcher = launcher
         self.outcomes: list[Outcome | None] = []
         for entry in ROOT.iterdir():
             if not entry.name.startswith(".") and entry.name != "runs":
@@ -430,6 +552,9 @@ class Workspace:
             argv, stdin, ran = [sys.executable, "-"], cmd.text, f"{sys.executable} - <<block"
         else:
             ran = as_run(cmd.text)
+            plain = Launcher.argv(ran) if self.launcher is not None else None
+            if plain is not None and self.launcher is not None:
+                return self.launcher.run(plain, self.directory, self.env, ran)
             argv, stdin = ["bash", "-o", "pipefail", "-c", ran], None
         # a session of its own, so a timeout ends the command's children too
         with subprocess.Popen(
@@ -516,17 +641,20 @@ def doc_env(tmp_path_factory, subprocess_env) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def workspaces(tmp_path_factory, doc_env) -> dict[str, Workspace]:
-    """One lazily created :class:`Workspace` per markdown file."""
+def workspaces(tmp_path_factory, doc_env) -> Iterator[dict[str, Workspace]]:
+    """One lazily created :class:`Workspace` per markdown file, sharing one
+    :class:`Launcher`."""
+    launcher = Launcher(doc_env)
 
     class Lazy(dict):
         def __missing__(self, rel: str) -> Workspace:
             name = re.sub(r"\W+", "_", rel)
-            ws = Workspace(tmp_path_factory.mktemp(name), COMMANDS[rel], doc_env)
+            ws = Workspace(tmp_path_factory.mktemp(name), COMMANDS[rel], doc_env, launcher)
             self[rel] = ws
             return ws
 
-    return Lazy()
+    yield Lazy()
+    launcher.close()
 
 
 # ---------------------------------------------------------------------------------------
