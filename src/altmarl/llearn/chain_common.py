@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from altmarl.errors import AltmarlError
 from altmarl.game import TabularGame
@@ -68,3 +69,32 @@ def check_policy(game: TabularGame, pi_g: GlobalPolicy, k: int) -> None:
         game.num_sl,
     ):
         raise AltmarlError("global policy does not fit the game's |S_g|, |A_g|, |S_l|")
+
+
+def chain_episodic_mdp(
+    game: TabularGame,
+    P: sp.csr_matrix | tuple[sp.csr_matrix, ...],
+    reward: np.ndarray,
+    initial: np.ndarray,
+    observation: np.ndarray,
+    num_actions: int,
+    num_observations: int,
+    T: int,
+    steps_per_period: int,
+    name: str,
+) -> EpisodicMDP:
+    """The episodic MDP of a chained construction: ``T`` periods of ``steps_per_period``
+    chain steps each, every step of period ``t`` discounted by ``gamma^t`` (Algorithms 21
+    and 28)."""
+    H = T * steps_per_period
+    return EpisodicMDP(
+        P=P,
+        reward=reward,
+        horizon=H,
+        initial=initial,
+        num_actions=num_actions,
+        time_weight=game.gamma ** (np.arange(H) // steps_per_period),
+        observation=observation,
+        num_observations=num_observations,
+        name=name,
+    )

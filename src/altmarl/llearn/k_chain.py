@@ -15,8 +15,13 @@ from altmarl.counts import TupleSpace
 from altmarl.errors import MemoryBudgetError
 from altmarl.game import TabularGame
 from altmarl.laws import ordered_tuple_prob
-from altmarl.llearn.chain_common import BYTES_PER_NNZ, ChainedMDP, check_k_T, check_policy
-from altmarl.llearn.mdp import EpisodicMDP
+from altmarl.llearn.chain_common import (
+    BYTES_PER_NNZ,
+    ChainedMDP,
+    chain_episodic_mdp,
+    check_k_T,
+    check_policy,
+)
 from altmarl.memory import check_memory
 from altmarl.policies import GlobalPolicy
 
@@ -194,18 +199,8 @@ def k_chained_mdp(
     px = ordered_tuple_prob(game, counts)  # [X]
     initial[: lay.N0] = (px[:, None] * game.rho_g[None, :]).ravel()
     initial /= initial.sum()
-    H = T * (k + 1)
-    tw = game.gamma ** (np.arange(H) // (k + 1))
-    mdp = EpisodicMDP(
-        P=P,
-        reward=reward,
-        horizon=H,
-        initial=initial,
-        num_actions=A,
-        time_weight=tw,
-        observation=obs,
-        num_observations=L * G,
-        name=f"k-chain(k={k},T={T})",
+    mdp = chain_episodic_mdp(
+        game, P, reward, initial, obs, A, L * G, T, k + 1, name=f"k-chain(k={k},T={T})"
     )
     return ChainedMDP(mdp, "k", k, T, k + 1, L, G, _k_chain_decoder(tuples, lay))
 

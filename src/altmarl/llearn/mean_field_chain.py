@@ -17,8 +17,13 @@ from altmarl.counts import CountSpace
 from altmarl.errors import MemoryBudgetError
 from altmarl.game import TabularGame
 from altmarl.laws import ordered_tuple_prob
-from altmarl.llearn.chain_common import BYTES_PER_NNZ, ChainedMDP, check_k_T, check_policy
-from altmarl.llearn.mdp import EpisodicMDP
+from altmarl.llearn.chain_common import (
+    BYTES_PER_NNZ,
+    ChainedMDP,
+    chain_episodic_mdp,
+    check_k_T,
+    check_policy,
+)
 from altmarl.memory import check_memory
 from altmarl.policies import GlobalPolicy
 
@@ -265,17 +270,7 @@ def mean_field_chained_mdp(
         initial[s] += pr
     initial /= initial.sum()
     obs = np.array([chain.obs_of[s] for s in range(n)], dtype=np.int64)
-    H = T * (L + 1)
-    tw = game.gamma ** (np.arange(H) // (L + 1))
-    mdp = EpisodicMDP(
-        P=P,
-        reward=reward,
-        horizon=H,
-        initial=initial,
-        num_actions=A,
-        time_weight=tw,
-        observation=obs,
-        num_observations=L * G,
-        name=f"mean-field-chain(k={k},T={T})",
+    mdp = chain_episodic_mdp(
+        game, P, reward, initial, obs, A, L * G, T, L + 1, name=f"mean-field-chain(k={k},T={T})"
     )
     return ChainedMDP(mdp, "mean-field", k, T, L + 1, L, G, lambda s: keys[int(s)])
