@@ -417,15 +417,21 @@ class Outcome:
     ran: str
 
 
-#: A process that has imported ``altmarl.cli`` once and forks a child per ``altmarl``
-#: command (``os.fork`` before any numba or torch thread exists, so the fork is safe): a
-#: child starts with the imports done, saving the ~1.2 s interpreter start and import of
-#: each of the doc run's ~70 ``altmarl`` commands. The child runs in its own session, in the
-#: workspace, with the command's environment, stdin from /dev/null and stdout/stderr to
-#: files, exactly as ``altmarl``'s console script would (``sys.exit(main(argv))``).
+#: A process that has imported ``altmarl.cli`` and built its parser once (which imports
+#: every subcommand's modules) and loaded numba's CPU target, and forks a child per
+#: ``altmarl`` command (``os.fork`` before any numba or torch thread exists, so the fork is
+#: safe): a child starts with that done, saving the ~1 s interpreter start, imports and
+#: numba set-up of each of the doc run's ~70 ``altmarl`` commands. The child runs in its
+#: own session, in the workspace, with the command's environment, stdin from /dev/null and
+#: stdout/stderr to files, exactly as ``altmarl``'s console script would
+#: (``sys.exit(main(argv))``).
 _LAUNCHER = r"""
 import json, os, sys, traceback
 import altmarl.cli
+from numba.core.registry import cpu_target
+
+altmarl.cli.build_parser()
+cpu_target.target_context.refresh()
 
 def child(req):
     os.setsid()

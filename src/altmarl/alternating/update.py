@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import numpy as np
-from scipy import stats
+from scipy import special  # stdtrit: the t quantile, without scipy.stats' import time
 
 from altmarl.alternating.evaluators import Estimate, Pair, PairEvaluator, RolloutSampler
 from altmarl.errors import AltmarlError
@@ -297,7 +297,7 @@ class SequentialUpdate:
     def z(self, rollouts: int) -> float:
         """Student-t quantile of a two-sided ``1 - delta / B`` interval from ``rollouts``."""
         level = self.delta / len(self.looks())
-        return float(stats.t.ppf(1.0 - level / 2.0, rollouts - 1))
+        return float(special.stdtrit(rollouts - 1, 1.0 - level / 2.0))
 
     def select(
         self,
