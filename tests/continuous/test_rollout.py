@@ -14,12 +14,15 @@ from altmarl.continuous.env import (  # noqa: E402
     global_reward,
     local_reward,
 )
-from altmarl.continuous.networks import LocalPolicyNet  # noqa: E402
+from altmarl.continuous.networks import DispatcherNet, LocalPolicyNet  # noqa: E402
 from altmarl.continuous.rollout import (  # noqa: E402
+    ConstantDispatcher,
+    GreedyDispatcher,
     SampledLocal,
     UniformDispatcher,
     UniformLocal,
     simulate,
+    simulate_dispatchers,
 )
 from altmarl.errors import AltmarlError  # noqa: E402
 from continuous_helpers import _randomised  # noqa: E402
@@ -72,3 +75,22 @@ def test_sampled_robots_follow_the_policy_by_inverse_cdf():
     near = (u[:, None] - cdf).abs().min(dim=1).values < 1e-5
     assert torch.equal(actions[~near], expected[~near])
     assert int(near.sum()) < 10
+
+
+def test_dispatchers_in_one_batch_run_as_each_alone():
+    """simulate_dispatchers = one simulate per dispatcher on the same draws, even though its
+    robots act only on the rows that have left copy 0's state: a constant dispatcher that
+    the learned one often agrees with (a shared prefix), one it never does, and uniform."""
+    w = ContinuousWarehouse(n=120, horizon=25)
+    pol = _randomised(LocalPolicyNet(), 1)
+    learned = GreedyDispatcher(_randomised(DispatcherNet(), 2))
+    alone = simulate(w, learned, SampledLocal(pol), 6, 8, 5)
+    first = int(torch.mode(alone.global_actions.reshape(-1)).values)
+    others = [ConstantDispatcher(first), ConstantDispatcher((first + 2) % 5), UniformDispatcher()]
+    batch = simulate_dispatchers(w, [learned, *others], SampledLocal(pol), 6, 8, 5)
+    shared = (alone.global_actions == first).float().mean()
+    assert 0.2 < float(shared) < 1.0, "the test needs a partly shared prefix"
+    for actor, rolled in zip([learned, *others], batch, strict=True):
+        single = simulate(w, actor, SampledLocal(pol), 6, 8, 5)
+        assert torch.equal(rolled.global_actions, single.global_actions)
+        assert torch.allclose(rolled.returns, single.returns, rtol=1e-6, atol=1e-5)

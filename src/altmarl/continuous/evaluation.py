@@ -53,11 +53,11 @@ from altmarl.continuous.rollout import (
     GreedyDispatcher,
     GreedyLocal,
     LocalActor,
-    Rollout,
     SampledLocal,
     UniformDispatcher,
     UniformLocal,
     simulate,
+    simulate_dispatchers,
     torch_generator,
 )
 from altmarl.errors import AltmarlError
@@ -143,12 +143,11 @@ def choose_constant(
 ) -> tuple[int, list[float]]:
     """The constant dispatcher of highest mean return on ``episodes`` held-out episodes
     (the same for every bin), and the five means."""
-    means = []
-    for b in range(NUM_GLOBAL_ACTIONS):
-        gen = torch_generator(seed, SELECT_STREAM)
-        means.append(
-            float(simulate(w, ConstantDispatcher(b), local, k, episodes, gen).returns.mean())
-        )
+    constants = [ConstantDispatcher(b) for b in range(NUM_GLOBAL_ACTIONS)]
+    rolls = simulate_dispatchers(
+        w, constants, local, k, episodes, torch_generator(seed, SELECT_STREAM)
+    )
+    means = [float(roll.returns.mean()) for roll in rolls]
     return int(np.argmax(means)), means
 
 
@@ -169,14 +168,21 @@ def final_evaluation(
         w = replace(w, horizon=protocol.horizon)
     local = robots(policy, protocol.greedy_robots)
 
-    def run(d: GlobalActor, robot_actor: LocalActor = local) -> Rollout:
-        return simulate(w, d, robot_actor, k, rollouts, torch_generator(seed, FINAL_STREAM))
+    def stream() -> torch.Generator:
+        return torch_generator(seed, FINAL_STREAM)
 
-    trained = run(GreedyDispatcher(dispatcher))
     constant, _ = choose_constant(w, local, k, select_episodes, seed)
-    const = run(ConstantDispatcher(constant))
-    uniform_dispatcher = run(UniformDispatcher())
-    uniform = run(UniformDispatcher(), UniformLocal())
+    # the three dispatchers with the trained robots as one batch on the same draws (the
+    # robots step once where the trained dispatcher agrees with the constant)
+    trained, const, uniform_dispatcher = simulate_dispatchers(
+        w,
+        [GreedyDispatcher(dispatcher), ConstantDispatcher(constant), UniformDispatcher()],
+        local,
+        k,
+        rollouts,
+        stream(),
+    )
+    uniform = simulate(w, UniformDispatcher(), UniformLocal(), k, rollouts, stream())
     diff = (trained.returns - const.returns).double()
     return FinalEvaluation(
         value=float(trained.returns.mean()),
