@@ -131,6 +131,22 @@ def _gates(out: Path, col: dict[str, dict[int, np.ndarray]], protocol: str) -> N
             start[-1] > start[0],
         )
         line(f"k = {k_max}: start accuracy", f"{start[-1]:.3f}", ">= 0.81", start[-1] >= 0.81)
+        if "classifier_start_accuracy" in col:
+            # the same metric for the mode classifier each run started from (the authors'
+            # dispatcher), like for like with the paper's column
+            c = [float(np.nanmean(col["classifier_start_accuracy"][k])) for k in ks]
+            line(
+                f"mode classifier: start accuracy k = {k_min} -> {k_max}",
+                f"{c[0]:.3f} -> {c[-1]:.3f}",
+                "rising",
+                c[-1] > c[0],
+            )
+            line(
+                f"k = {k_max}: mode classifier's start accuracy",
+                f"{c[-1]:.3f}",
+                ">= 0.81",
+                c[-1] >= 0.81,
+            )
     timing = out / "bench_wall.json"
     if timing.is_file():
         t = json.loads(timing.read_text())

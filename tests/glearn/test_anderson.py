@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
+import pytest
 
+from altmarl.glearn import anderson as anderson_module
 from altmarl.glearn.anderson import Anderson
 
 
@@ -42,3 +45,28 @@ def test_anderson_step_solves_its_least_squares_problem():
         acc.step(x, g, out)
         np.testing.assert_allclose(out, expect, rtol=1e-9, atol=1e-9)
         x = out
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
+def test_anderson_steps_do_not_depend_on_the_thread_count(monkeypatch):
+    """Its parallel sums run in a fixed order, so 1 and 2 threads give the same bits (a
+    ``part.sum()`` inside the parallel kernel became numba's per-thread reduction: 4e-16
+    apart after seven steps)."""
+    monkeypatch.setattr(anderson_module, "PARALLEL_MIN_SIZE", 0)
+    rng = np.random.default_rng(3)
+    n = 100_000
+    images = [rng.random(n) for _ in range(8)]
+    before = numba.get_num_threads()
+
+    def iterate(threads: int) -> np.ndarray:
+        numba.set_num_threads(threads)
+        acc, out, x = Anderson(5, n), np.empty(n), images[0].copy()
+        for g in images[1:]:
+            acc.step(x, 0.5 * g + 0.3 * x, out)
+            x = out.copy()
+        return x
+
+    try:
+        assert np.array_equal(iterate(1), iterate(2))
+    finally:
+        numba.set_num_threads(before)

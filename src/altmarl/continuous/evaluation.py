@@ -21,7 +21,11 @@ Mode accuracy, two readings:
   follow scores high here);
 * ``initial_mode_accuracy`` -- the paper's metric: on ``mode_starts`` fresh starts, how often
   the dispatcher's first bin is the starting population's mode (one step, a fresh
-  ``k``-sample each; streams ``SeedSequence([seed, 10**6 + 2])``).
+  ``k``-sample each; streams ``SeedSequence([seed, 10**6 + 2])``);
+* ``classifier_start_accuracy`` -- the same metric, on the same starts, of the mode
+  classifier the run started from (``dispatcher_init = "mode-classifier"``; NaN otherwise):
+  the dispatcher the authors train and report, so the paper's accuracy column can be read
+  like for like beside the return-trained dispatcher's.
 
 Protocols. ``ours`` (the default): the run's horizon, robots sampling their actions, a
 dispatcher that sees ``(s_g, histogram)``. ``paper``: what the authors' scripts measure --
@@ -31,6 +35,7 @@ is a property of the trained network, set when the run starts).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -107,6 +112,7 @@ class FinalEvaluation:
     rollouts: int
     horizon: int
     protocol: str
+    classifier_start_accuracy: float = math.nan
 
     @property
     def margin_interval(self) -> tuple[float, float]:
@@ -162,8 +168,10 @@ def final_evaluation(
     protocol: Protocol,
     select_episodes: int = 16,
     mode_starts: int = 1000,
+    classifier: DispatcherNet | None = None,
 ) -> FinalEvaluation:
-    """Evaluate a trained pair and its reference dispatchers (module docstring)."""
+    """Evaluate a trained pair and its reference dispatchers (module docstring);
+    ``classifier``: the mode classifier the run started from, if it did."""
     if protocol.horizon is not None:
         w = replace(w, horizon=protocol.horizon)
     local = robots(policy, protocol.greedy_robots)
@@ -190,6 +198,11 @@ def final_evaluation(
         mode_accuracy=trained.mode_accuracy,
         initial_mode_accuracy=initial_mode_accuracy(
             w, GreedyDispatcher(dispatcher), k, mode_starts, torch_generator(seed, MODE_STREAM)
+        ),
+        classifier_start_accuracy=math.nan
+        if classifier is None
+        else initial_mode_accuracy(
+            w, GreedyDispatcher(classifier), k, mode_starts, torch_generator(seed, MODE_STREAM)
         ),
         best_constant_bin=constant,
         best_constant_value=float(const.returns.mean()),

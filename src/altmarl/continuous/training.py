@@ -260,7 +260,7 @@ def train_continuous(
     """
     with torch_threads(config.threads):
         t0, c0 = time.perf_counter(), time.process_time()
-        state = _train(config, progress)
+        state, classifier = _train(config, progress)
         dispatcher, policy = state.pair
         seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
         evaluation = final_evaluation(
@@ -272,6 +272,7 @@ def train_continuous(
             seed=config.seed,
             protocol=get_protocol(config.protocol),
             select_episodes=config.select_episodes,
+            classifier=classifier,
         )
     result = ContinuousResult(
         config=config,
@@ -287,13 +288,18 @@ def train_continuous(
     return result
 
 
-def _train(config: ContinuousConfig, progress: Callable[[HistoryRow], None] | None) -> RunState:
-    """The alternation from the initial pair; history rows carry UPDATE's paired gain."""
+def _train(
+    config: ContinuousConfig, progress: Callable[[HistoryRow], None] | None
+) -> tuple[RunState, DispatcherNet | None]:
+    """The alternation from the initial pair; history rows carry UPDATE's paired gain.
+    Also returns the mode classifier the run started from (``None`` for a fresh start)."""
     sees = get_protocol(config.protocol).dispatcher_sees_global_state
     dispatcher, policy, critic = initial_networks(config.seed, sees_global_state=sees)
+    classifier = None
     if config.dispatcher_init == "mode-classifier":
         gen = stream(config.seed, INIT_STREAM)
         dispatcher, _ = fit_mode_classifier(dispatcher, config.warehouse(), config.k, gen)
+        classifier = dispatcher
     critic_opt = torch.optim.Adam(critic.parameters(), lr=config.local.critic_lr)
     start = RunState(dispatcher, policy, memo=LearnerState(critic, critic_opt))
     evaluator = CachedRolloutEvaluator(config.k, config.eval_episodes, config.seed, EVAL_STREAM)
@@ -307,7 +313,7 @@ def _train(config: ContinuousConfig, progress: Callable[[HistoryRow], None] | No
         replace(row, details={**row.details, "gain": gain, "gain_stderr": se})
         for row, (gain, se) in zip(state.history, evaluator.gains, strict=True)
     )
-    return replace(state, history=rows)
+    return replace(state, history=rows), classifier
 
 
 def evaluate_pair(

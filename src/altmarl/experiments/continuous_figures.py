@@ -191,11 +191,14 @@ def _accuracy_figure(
     _, a_mean, a_std, *_ = seed_stats(col["mode_accuracy"])
     _, i_mean, i_std, *_ = seed_stats(col["initial_mode_accuracy"])
     _, ab_mean, *_ = seed_stats(col["baseline_mode_accuracy"])
+    c_mean = _classifier_accuracy(ks, col)
     paper_acc = np.array([PAPER_TABLE.get(int(k), (np.nan, np.nan))[1] for k in ks])
 
     def draw(ax: Any) -> None:
         band_plot(ax, ks, a_mean, a_std, "over the evaluation episodes")
         band_plot(ax, ks, i_mean, i_std, "at the start (the paper's metric)")
+        if np.isfinite(c_mean).any():
+            ax.plot(ks, c_mean, "s--", color="tab:green", label="the mode classifier, at the start")
         ax.plot(ks, ab_mean, ls=":", color="gray", label="uniform dispatcher")
         if paper:
             ax.plot(ks, paper_acc, "k*", ms=9, label="the paper's Table")
@@ -211,12 +214,22 @@ def _accuracy_figure(
             "initial_accuracy_mean",
             "initial_accuracy_std",
             "uniform_accuracy",
+            "classifier_initial_accuracy",
             "paper_initial_accuracy",
         ],
-        list(zip(ks, n_ok, a_mean, a_std, i_mean, i_std, ab_mean, paper_acc, strict=True)),
+        list(zip(ks, n_ok, a_mean, a_std, i_mean, i_std, ab_mean, c_mean, paper_acc, strict=True)),
         "P(dispatcher's bin = population mode)",
         draw,
     )
+
+
+def _classifier_accuracy(ks: np.ndarray, col: dict[str, dict[int, np.ndarray]]) -> np.ndarray:
+    """Mean start accuracy of the mode classifiers the runs started from, per k (NaN where
+    the runs started fresh, or for results written before the column existed)."""
+    values = col.get("classifier_start_accuracy")
+    if values is None:
+        return np.full(len(ks), np.nan)
+    return np.array([_nanmean(values[int(k)]) for k in ks])
 
 
 def _zone_heatmap(out: Path, k: int, study: Any) -> Path | None:
@@ -271,6 +284,8 @@ def _summary(
         return float(vals.std(ddof=1)) if vals.size > 1 else 0.0
 
     paper = study.protocol == "paper"
+    classifier_acc = _classifier_accuracy(ks, col)
+    classifier = bool(np.isfinite(classifier_acc).any())
     lines = [
         "# Continuous warehouse (Appendix G.2): ALTERNATING-MARL with TRPO",
         "",
@@ -287,13 +302,20 @@ def _summary(
         "over seeds; runs above: margin > 0; runs sure: the run's own 95% interval of the "
         "margin lies above 0. Mode accuracy over the evaluation episodes, and at the start "
         "(the paper's metric: 1000 fresh starts). G gain: the largest paired gain of a global "
-        "proposal over its incumbent on UPDATE's episodes (mean over runs).",
+        "proposal over its incumbent on UPDATE's episodes (mean over runs)."
+        + (
+            " Classifier start acc: the paper's metric for the mode classifier each run "
+            "started from (the dispatcher the authors train and report), on the same starts."
+            if classifier
+            else ""
+        ),
         "",
         "| k | seeds | return | best constant | uniform dispatcher | uniform random | "
         "margin (mean ± std) | 95% interval | runs above | runs sure | mode acc | "
         "start acc | G gain | train s (cpu s) |"
+        + (" classifier start acc |" if classifier else "")
         + (" paper return | paper start acc |" if paper else ""),
-        "|---:" * (14 + (2 if paper else 0)) + "|",
+        "|---:" * (14 + (2 if paper else 0) + (1 if classifier else 0)) + "|",
     ]
     for i, k in enumerate(int(k) for k in ks):
         lines.append(
@@ -307,6 +329,7 @@ def _summary(
             f"| {mean('mode_accuracy', k):.3f} | {mean('initial_mode_accuracy', k):.3f} "
             f"| {_nanmean(col['global_best_gain'][k]):+.1f} "
             f"| {mean('train_seconds', k):.1f} ({mean('train_cpu_seconds', k):.1f}) |"
+            + (f" {classifier_acc[i]:.3f} |" if classifier else "")
             + (f" {_reported(k, 0, '.1f')} | {_reported(k, 1, '.2f')} |" if paper else "")
         )
     path = out / "summary.md"

@@ -34,6 +34,7 @@ FIELDNAMES = (
     "value_std",
     "mode_accuracy",
     "initial_mode_accuracy",
+    "classifier_start_accuracy",
     "best_constant_bin",
     "best_constant_value",
     "margin",
