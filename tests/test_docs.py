@@ -45,8 +45,9 @@ Skipped without a marker, with a reason
 * ``pip install ...``: the test runs against the package already installed (CI installs it
   with ``.ci/run``); a command running ``pytest``: that is the suite itself.
 * Optional extras (:data:`REQUIRES`): ``--backend ray``/``--ray-address`` without ``ray``;
-  ``reproduce continuous``/``--continuous-run``/``bench_continuous.py`` without ``torch``
-  and ``gymnasium``; likewise a Python block importing them or ``altmarl.continuous``;
+  ``reproduce continuous``/``--continuous-run``/``bench_continuous.py``/
+  ``continuous_settings.py`` without ``torch`` and ``gymnasium``; likewise a Python block
+  importing them or ``altmarl.continuous``;
   ``sb3-trpo`` and ``bench_local_learners.py`` without Stable-Baselines3; ``altmarl.envs``
   or ``pettingzoo`` without PettingZoo.
 
@@ -128,6 +129,7 @@ SHRINK: tuple[tuple[str, str], ...] = (
     ),
     (r"^altmarl exploit\b", "--rollouts 20 --selection-rollouts 5 --budgets 10"),
     (r"^python benchmarks/bench_update\.py\b", "--k-values 2 --seeds 1 --exploit-k 0"),
+    (r"^python benchmarks/continuous_settings\.py\b", "--quick --workers 1"),
 )
 
 #: (pattern on a command or Python block, modules it needs, the extra that provides them).
@@ -135,6 +137,7 @@ REQUIRES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     (r"--backend[ =]ray\b|--ray-address\b|\bimport ray\b|backend=.ray.", ("ray",), "[ray]"),
     (
         r"\breproduce continuous\b|--continuous-run\b|bench_(continuous|local_learners)\.py"
+        r"|continuous_settings\.py"
         r"|\b(import|from) (torch|gymnasium)\b|altmarl\.continuous\b",
         ("torch", "gymnasium"),
         "[deep]",
