@@ -59,17 +59,11 @@ def test_certify_cli(tmp_path, cli_json, cli):
         str(tmp_path / "run"),
     )
     assert out["accepted"] >= 1
-    cert = cli_json(
-        "certify",
-        "--game",
-        str(tmp_path / "g.npz"),
-        "--policy-dir",
-        str(tmp_path / "run" / "policy"),
-        "--n",
-        "3",
-        "--k",
-        "2",
-    )
+    certify = [
+        "certify", "--game", str(tmp_path / "g.npz"),
+        "--policy-dir", str(tmp_path / "run" / "policy"), "--n", "3",
+    ]  # fmt: skip
+    cert = cli_json(*certify, "--k", "2")
     for key in (
         "value",
         "global_gap_upper",
@@ -80,15 +74,5 @@ def test_certify_cli(tmp_path, cli_json, cli):
     ):
         assert key in cert
     assert cert["value"] == pytest.approx(out["value"])
-    code, _, err = cli(
-        "certify",
-        "--game",
-        str(tmp_path / "g.npz"),
-        "--policy-dir",
-        str(tmp_path / "run" / "policy"),
-        "--n",
-        "3",
-        "--k",
-        "3",
-    )
+    code, _, err = cli(*certify, "--k", "3")
     assert code == 2 and "differs from the policy's k" in err

@@ -23,27 +23,18 @@ def cli_inputs(tmp_path):
     return path, pdir, pi_g
 
 
+def _llearn(path, pdir, oracle: str) -> list[str]:
+    """``altmarl llearn`` on the tiny game at k = 2, T = 3 with ``oracle``."""
+    return [
+        "llearn", "--game", str(path), "--k", "2", "--global-policy-dir", str(pdir),
+        "--oracle", oracle, "--T", "3",
+    ]  # fmt: skip
+
+
 def test_cli_json_and_out(cli_inputs, tmp_path, capsys):
     path, pdir, pi_g = cli_inputs
     out = tmp_path / "new"
-    argv = [
-        "llearn",
-        "--game",
-        str(path),
-        "--k",
-        "2",
-        "--global-policy-dir",
-        str(pdir),
-        "--oracle",
-        "ucfh",
-        "--T",
-        "3",
-        "--episodes",
-        "500",
-        "--json",
-        "--out",
-        str(out),
-    ]
+    argv = [*_llearn(path, pdir, "ucfh"), "--episodes", "500", "--json", "--out", str(out)]
     assert main(argv) == 0
     result = json.loads(capsys.readouterr().out)
     for key in ("oracle", "value", "seconds", "samples", "episodes"):
@@ -59,19 +50,7 @@ def test_cli_json_and_out(cli_inputs, tmp_path, capsys):
 
 def test_cli_human_output(cli_inputs, capsys):
     path, pdir, _ = cli_inputs
-    argv = [
-        "llearn",
-        "--game",
-        str(path),
-        "--k",
-        "2",
-        "--global-policy-dir",
-        str(pdir),
-        "--oracle",
-        "planning",
-        "--T",
-        "3",
-    ]
+    argv = _llearn(path, pdir, "planning")
     assert main(argv) == 0
     assert "L-LEARN (planning, k=2, T=3)" in capsys.readouterr().out
 

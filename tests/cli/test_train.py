@@ -68,20 +68,17 @@ def test_local_oracle_ucfh_learns_from_sampled_episodes(tmp_path, cli_json):
     assert local and all(r.episodes == 0 and r.samples == 0 for r in local)
 
 
+#: ``altmarl train`` on the warehouse at a size a test affords
+SMALL = [
+    "train", "--k", "3", "--n", "200", "--update-rollouts", "20", "--rollouts", "10",
+    "--horizon", "40",
+]  # fmt: skip
+
+
 def test_train_cli_json_files_and_resume(tmp_path, cli, cli_json):
     out = tmp_path / "run"
     args = [
-        "train",
-        "--k",
-        "3",
-        "--n",
-        "200",
-        "--update-rollouts",
-        "20",
-        "--rollouts",
-        "10",
-        "--horizon",
-        "40",
+        *SMALL,
         "--alternations",
         "1",
         "--global-candidates",
@@ -170,17 +167,7 @@ def test_bad_input_exits_2(cli, argv, needle):
 
 
 TRAIN = [
-    "train",
-    "--k",
-    "3",
-    "--n",
-    "200",
-    "--update-rollouts",
-    "20",
-    "--rollouts",
-    "10",
-    "--horizon",
-    "40",
+    *SMALL,
     "--alternations",
     "2",
     "--tol",

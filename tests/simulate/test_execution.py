@@ -44,43 +44,25 @@ def test_huge_population_counts_simulator():
 @pytest.mark.parametrize("simulator", ["counts", "agents"])
 def test_same_seed_same_output(simulator):
     g = warehouse()
-    a = evaluate(
-        g,
-        _mode_policy(4),
-        _local_policy(1),
-        n=300,
-        k=4,
-        rollouts=7,
-        horizon=20,
-        seed=11,
-        simulator=simulator,
-        record=True,
-    )
-    b = evaluate(
-        g,
-        _mode_policy(4),
-        _local_policy(1),
-        n=300,
-        k=4,
-        rollouts=7,
-        horizon=20,
-        seed=11,
-        simulator=simulator,
-        record=True,
-    )
+
+    def run(seed: int, record: bool = False):
+        return evaluate(
+            g,
+            _mode_policy(4),
+            _local_policy(1),
+            n=300,
+            k=4,
+            rollouts=7,
+            horizon=20,
+            seed=seed,
+            simulator=simulator,
+            record=record,
+        )
+
+    a, b = run(11, record=True), run(11, record=True)
     np.testing.assert_array_equal(a.returns, b.returns)
     np.testing.assert_array_equal(a.occupancy, b.occupancy)
-    c = evaluate(
-        g,
-        _mode_policy(4),
-        _local_policy(1),
-        n=300,
-        k=4,
-        rollouts=7,
-        horizon=20,
-        seed=12,
-        simulator=simulator,
-    )
+    c = run(12)
     assert not np.array_equal(a.returns, c.returns)
 
 
