@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
@@ -30,8 +31,8 @@ QUICK = {
 }
 
 
-def job(args: tuple[int, int, dict[str, Any]]) -> tuple[float, float, float]:
-    seed, k, settings = args
+def job(args: tuple[int, int, dict[str, Any], int]) -> tuple[float, float, float]:
+    seed, k, settings, rollout_threads = args
     from altmarl.continuous.global_response import ReturnResponseConfig
     from altmarl.continuous.training import ContinuousConfig, train_continuous
 
@@ -40,7 +41,7 @@ def job(args: tuple[int, int, dict[str, Any]]) -> tuple[float, float, float]:
     config = ContinuousConfig(k=k, seed=seed, **settings)
     if response:
         config = replace(config, global_=ReturnResponseConfig(**response))
-    result = train_continuous(config)
+    result = train_continuous(config, threads_for_rollouts=rollout_threads)
     return result.evaluation.margin, result.evaluation.margin_interval[0], result.seconds
 
 
@@ -56,7 +57,9 @@ def main() -> None:
     if args.quick:
         settings = {**settings, **QUICK}
         args.k, args.seeds = 5, 2
-    jobs = [(seed, args.k, settings) for seed in range(args.seeds)]
+    # each worker's rollouts get its share of the cores (the same bits on any number)
+    share = max(1, (os.cpu_count() or 1) // args.workers)
+    jobs = [(seed, args.k, settings, share) for seed in range(args.seeds)]
     if args.workers == 1:
         rows = [job(j) for j in jobs]
     else:

@@ -124,7 +124,9 @@ def train_loop_rows(seeds: int) -> list[Row]:
 
 def continuous_rows(k_values: list[int]) -> list[Row]:
     from altmarl.continuous.training import ContinuousConfig, train_continuous
+    from bench_continuous import warm_up
 
+    warm_up()
     rows = []
     for k in k_values:
         res = train_continuous(ContinuousConfig(k=k))

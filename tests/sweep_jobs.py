@@ -24,3 +24,10 @@ def fail_on_two(params: dict) -> dict:
     if params["x"] == 2:
         raise ValueError("x = 2 is not allowed")
     return {"value": params["x"] ** 2}
+
+
+def worker_share(params: dict) -> dict:
+    """This process's share of the cores as a pool worker (``None`` outside a pool)."""
+    from altmarl.experiments.sweep_backends import worker_threads
+
+    return {"value": worker_threads()}

@@ -12,8 +12,10 @@ from altmarl.continuous.env import (  # noqa: E402
     BIN_CENTRES,
     ContinuousWarehouse,
     global_reward,
+    initial_states,
     local_reward,
 )
+from altmarl.continuous.global_response import commitment_values  # noqa: E402
 from altmarl.continuous.networks import DispatcherNet, LocalPolicyNet  # noqa: E402
 from altmarl.continuous.rollout import (  # noqa: E402
     ConstantDispatcher,
@@ -21,8 +23,10 @@ from altmarl.continuous.rollout import (  # noqa: E402
     SampledLocal,
     UniformDispatcher,
     UniformLocal,
+    rollout_threads,
     simulate,
     simulate_dispatchers,
+    torch_threads,
 )
 from altmarl.errors import AltmarlError  # noqa: E402
 from continuous_helpers import _randomised  # noqa: E402
@@ -94,3 +98,44 @@ def test_dispatchers_in_one_batch_run_as_each_alone():
         single = simulate(w, actor, SampledLocal(pol), 6, 8, 5)
         assert torch.equal(rolled.global_actions, single.global_actions)
         assert torch.allclose(rolled.returns, single.returns, rtol=1e-6, atol=1e-5)
+
+
+class _CountingThreads:
+    """A robot actor that records torch's thread count each time it acts."""
+
+    def __init__(self, inner: SampledLocal) -> None:
+        self.inner = inner
+        self.seen: list[int] = []
+
+    def act(self, obs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        self.seen.append(torch.get_num_threads())
+        return self.inner.act(obs, u)
+
+
+def test_rollouts_give_the_same_bits_on_one_and_two_threads():
+    """rollout_threads lends threads to the rollouts inside a run pinned to one thread,
+    and changes their speed only: online execution (three dispatchers in one batch of
+    3 x 40 x 500 = 60,000 robot rows, above torch's grain for splitting work) and the
+    G step's commitment rollouts give the same bits on one and on two threads."""
+    w = ContinuousWarehouse(n=500, horizon=12)
+    pol = SampledLocal(_randomised(LocalPolicyNet(), 1))
+    dispatchers = [GreedyDispatcher(_randomised(DispatcherNet(), 2)), ConstantDispatcher(1)]
+    dispatchers.append(UniformDispatcher())
+    s_g, s_l = initial_states(w, 30, torch.Generator().manual_seed(3))
+    t = torch.arange(30) % 4
+    out = {}
+    for threads in (1, 2):
+        robots = _CountingThreads(pol)
+        with torch_threads(1), rollout_threads(threads):
+            rolls = simulate_dispatchers(w, dispatchers, robots, 10, 40, 7)
+            gen = torch.Generator().manual_seed(4)
+            q = commitment_values(w, robots, s_g, s_l, t, robots=100, lookahead=8, generator=gen)
+            assert torch.get_num_threads() == 1, "the caller's threads are restored"
+        assert set(robots.seen) == {threads}
+        out[threads] = (rolls, q)
+    (one, q1), (two, q2) = out[1], out[2]
+    assert torch.equal(q1, q2)
+    for a, b in zip(one, two, strict=True):
+        assert torch.equal(a.returns, b.returns)
+        assert torch.equal(a.global_actions, b.global_actions)
+        assert torch.equal(a.dispatcher_obs, b.dispatcher_obs)

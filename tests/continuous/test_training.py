@@ -100,6 +100,20 @@ def test_a_run_pins_its_thread_count_and_restores_the_callers():
         torch.set_num_threads(before)
 
 
+def test_the_rollouts_threads_change_nothing_but_the_speed():
+    """The caller's threads go to the rollouts (the gradient steps stay on ``threads``):
+    the same networks, value and history on one and two rollout threads."""
+    from altmarl.continuous.training import train_continuous
+
+    one = train_continuous(_tiny(), threads_for_rollouts=1)
+    two = train_continuous(_tiny(), threads_for_rollouts=2)
+    assert torch.equal(flat_params(one.local_policy), flat_params(two.local_policy))
+    assert torch.equal(flat_params(one.dispatcher), flat_params(two.dispatcher))
+    # repr: NaN entries (no classifier start) compare equal as text
+    assert repr(one.evaluation) == repr(two.evaluation)
+    assert repr([h.details for h in one.history]) == repr([h.details for h in two.history])
+
+
 def test_history_carries_update_s_paired_gains():
     from altmarl.continuous.training import best_global_gain, train_continuous
 

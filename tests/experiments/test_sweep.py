@@ -162,3 +162,14 @@ def test_a_dead_worker_costs_a_retry_not_the_sweep(tmp_path):
     assert all(r["status"] == "ok" for r in rows) and len(rows) == 4
     assert by_x[2]["value"] == 4 and by_x[2]["attempts"] == 2
     assert len(read_results(tmp_path / "out" / "results.csv")) == 4
+
+
+def test_a_worker_knows_its_share_of_the_cores(tmp_path):
+    """Jobs that run torch read it (torch would take one thread per core in every worker)."""
+    from altmarl.experiments.sweep_backends import worker_threads
+    from sweep_jobs import worker_share
+
+    jobs = [Job({"x": x}, {"x": x}) for x in range(2)]
+    rows = run_sweep(jobs, worker_share, tmp_path / "out", fieldnames=["value"], workers=2)
+    assert [r["value"] for r in rows] == [max(1, (os.cpu_count() or 1) // 2)] * 2
+    assert worker_threads() is None

@@ -67,7 +67,7 @@ from altmarl.continuous.env import (
     subsample_histogram,
 )
 from altmarl.continuous.networks import DispatcherNet
-from altmarl.continuous.rollout import LocalActor
+from altmarl.continuous.rollout import LocalActor, rollout_thread_count, torch_threads
 from altmarl.errors import AltmarlError
 
 #: Population snapshots of an L-step batch: ``s_g [H, B]``, ``s_l [H, B, n]``.
@@ -151,17 +151,18 @@ def commitment_values(
     steps = torch.clamp(w.horizon - t, max=lookahead).repeat_interleave(A)
     q = torch.zeros(S * A)
     discount = 1.0
-    for j in range(int(steps.max())):
-        # one draw per (state, robot), shared by the five targets: common random numbers
-        u = torch.rand(S, 1, robots, generator=generator).expand(S, A, robots)
-        z_g = torch.randn(S, 1, generator=generator).expand(S, A)
-        z_l = torch.randn(S, 1, robots, generator=generator).expand(S, A, robots)
-        a_l = local.act(robot_observation(g, x), u.reshape(S * A, robots))
-        r = global_reward(w, g, a) + local_reward(w, x, g, a_l).mean(dim=1)
-        q += discount * (j < steps) * r
-        discount *= w.gamma
-        g = global_step(w, g, a, z_g.reshape(-1))
-        x = local_step(w, x, a_l, z_l.reshape(S * A, robots))
+    with torch_threads(rollout_thread_count()):  # row-wise: the same bits on any count
+        for j in range(int(steps.max())):
+            # one draw per (state, robot), shared by the five targets: common random numbers
+            u = torch.rand(S, 1, robots, generator=generator).expand(S, A, robots)
+            z_g = torch.randn(S, 1, generator=generator).expand(S, A)
+            z_l = torch.randn(S, 1, robots, generator=generator).expand(S, A, robots)
+            a_l = local.act(robot_observation(g, x), u.reshape(S * A, robots))
+            r = global_reward(w, g, a) + local_reward(w, x, g, a_l).mean(dim=1)
+            q += discount * (j < steps) * r
+            discount *= w.gamma
+            g = global_step(w, g, a, z_g.reshape(-1))
+            x = local_step(w, x, a_l, z_l.reshape(S * A, robots))
     return q.reshape(S, A)
 
 

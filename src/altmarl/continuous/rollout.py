@@ -17,7 +17,9 @@ twice as fast as the training form).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -41,6 +43,50 @@ from altmarl.continuous.env import (
     subsample_indices,
 )
 from altmarl.continuous.networks import DispatcherNet, FoldedMLP, LocalPolicyNet
+
+#: Torch threads of the rollouts run inside :func:`rollout_threads` (``None``: the caller's).
+_ROLLOUT_THREADS: ContextVar[int | None] = ContextVar("rollout_threads", default=None)
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run the block with ``threads`` torch intra-op threads (``None``: leave them), then
+    restore the caller's."""
+    if threads is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@contextmanager
+def rollout_threads(threads: int) -> Iterator[None]:
+    """Rollouts (:func:`simulate`, and the G step's commitment rollouts) started in the
+    block use ``threads`` torch threads, whatever the threads of the code around them.
+
+    Why this is safe for reproducibility: a rollout's operations are row-wise (matrix
+    products over 64 inputs, element-wise maps, reductions per episode), which torch
+    splits over rows, so a rollout gives the same bits on any number of threads
+    (``tests/continuous/test_rollout.py`` checks 1 against 2). Gradient steps are not like
+    that (their sums run over the batch), so a training run keeps those on its own
+    ``threads`` and lends the other cores to the rollouts only.
+    """
+    if threads < 1:
+        raise ValueError(f"rollout threads = {threads} must be >= 1")
+    token = _ROLLOUT_THREADS.set(threads)
+    try:
+        yield
+    finally:
+        _ROLLOUT_THREADS.reset(token)
+
+
+def rollout_thread_count() -> int | None:
+    """The torch threads set by the enclosing :func:`rollout_threads` (``None``: none)."""
+    return _ROLLOUT_THREADS.get()
 
 
 def torch_generator(
@@ -204,7 +250,7 @@ def simulate(
     gen = seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(seed)
     trace: dict[str, list[torch.Tensor]] = {key: [] for key in _TRACE + (_RECORD if record else ())}
     # inference mode: no autograd bookkeeping; the stacked outputs below are normal tensors
-    with torch.inference_mode():
+    with torch.inference_mode(), torch_threads(rollout_thread_count()):
         returns = _run(w, dispatcher, local, k, episodes, H, gen, trace, copies)
     out = {key: torch.stack(vals) for key, vals in trace.items()}
     hits = out["global_actions"] == out["modes"]

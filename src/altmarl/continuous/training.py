@@ -22,11 +22,14 @@ improvements of one trust-region step).
 The dispatcher starts fresh (a near-constant network) or, with ``dispatcher_init =
 "mode-classifier"``, as the paper's mode classifier (:mod:`~altmarl.continuous.mode_classifier`).
 
-Threads. A run pins torch to ``threads`` intra-op threads (default 1) while it trains and
-evaluates, and restores the caller's setting afterwards: torch's float reductions depend on
-the thread count (1 and 2 threads differ from the fourth digit of the returns on), so a
-run's numbers depend on ``threads`` -- recorded in ``config.json`` -- and not on whatever the
-calling process had set.
+Threads. A run pins torch to ``threads`` intra-op threads (default 1) for its gradient steps
+(TRPO, the critic, the G step's regression) and restores the caller's setting afterwards:
+those steps' float sums run over the batch and depend on the thread count (1 and 2 threads
+differ from the fourth digit of the returns on), so a run's numbers depend on ``threads`` --
+recorded in ``config.json`` -- and not on whatever the calling process had set. Rollouts
+(online execution, the G step's commitment rollouts) are row-wise and give the same bits on
+any number of threads: they run on the caller's torch threads (one per core by default;
+a study's worker gets its share of the cores), which only changes the speed.
 
 Reproducibility: the networks are initialised from ``seed``; proposal ``s`` draws all its
 randomness from ``SeedSequence([seed, s])``, the UPDATE evaluation from
@@ -39,8 +42,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -71,8 +73,10 @@ from altmarl.continuous.rollout import (
     GreedyDispatcher,
     UniformDispatcher,
     UniformLocal,
+    rollout_threads,
     simulate,
     torch_generator,
+    torch_threads,
 )
 from altmarl.continuous.trpo import TRPOConfig
 from altmarl.errors import AltmarlError
@@ -238,27 +242,22 @@ def alternation(
     )
 
 
-@contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    """Run the block with ``threads`` torch intra-op threads, then restore the caller's."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def train_continuous(
     config: ContinuousConfig,
     out_dir: str | Path | None = None,
     progress: Callable[[HistoryRow], None] | None = None,
+    *,
+    threads_for_rollouts: int | None = None,
 ) -> ContinuousResult:
     """Run ALTERNATING-MARL on the continuous warehouse; save the run to ``out_dir``.
 
-    ``progress(row)`` is called after every proposal.
+    ``progress(row)`` is called after every proposal. The gradient steps run on
+    ``config.threads`` torch threads (the results depend on it); the rollouts on
+    ``threads_for_rollouts`` (default: the caller's torch threads, normally one per core),
+    which changes their speed only (:func:`~altmarl.continuous.rollout.rollout_threads`).
     """
-    with torch_threads(config.threads):
+    spare = torch.get_num_threads() if threads_for_rollouts is None else threads_for_rollouts
+    with torch_threads(config.threads), rollout_threads(spare):
         t0, c0 = time.perf_counter(), time.process_time()
         state, classifier = _train(config, progress)
         dispatcher, policy = state.pair
@@ -398,7 +397,8 @@ def evaluate_continuous_run(
     k = config.k if k is None else k
     w.check_k(k)
     t0 = time.perf_counter()
-    with torch_threads(config.threads):
+    # rollouts only: the same bits on any number of threads, so all of the caller's
+    with rollout_threads(torch.get_num_threads()):
         ev = final_evaluation(
             w,
             dispatcher,

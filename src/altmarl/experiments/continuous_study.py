@@ -136,8 +136,11 @@ def config_for(params: dict[str, Any]) -> Any:
 def continuous_job(params: dict[str, Any]) -> dict[str, Any]:
     """Train and evaluate at ``(k, seed)``; top-level so worker processes can import it."""
     from altmarl.continuous.training import train_continuous
+    from altmarl.experiments.sweep_backends import worker_threads
 
-    res = train_continuous(config_for(params))
+    # in a pool's worker, the rollouts get the worker's share of the cores (results
+    # are the same on any number: rollout_threads)
+    res = train_continuous(config_for(params), threads_for_rollouts=worker_threads())
     s = res.summary()
     record = {name: s[name] for name in FIELDNAMES if name in s}
     record["train_seconds"] = s["seconds"]

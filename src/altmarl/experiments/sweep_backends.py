@@ -42,10 +42,24 @@ def _call(fn: Callable[[dict[str, Any]], dict[str, Any]], params: dict[str, Any]
         )
 
 
+#: Set in a pool's worker processes to the worker's share of the cores.
+WORKER_THREADS_ENV = "ALTMARL_WORKER_THREADS"
+
+
+def worker_threads() -> int | None:
+    """This process's share of the cores when it is a worker of :func:`run_local`'s pool
+    (``None`` otherwise). Jobs that run torch pass it on: torch's default is one thread per
+    core in every process, and OpenMP, once numba has started it, ignores
+    ``OMP_NUM_THREADS``."""
+    value = os.environ.get(WORKER_THREADS_ENV)
+    return int(value) if value else None
+
+
 def _worker_init(threads: int, parent: int) -> None:
     # A worker must not outlive the sweep: when the parent is killed (SIGKILL leaves no
     # chance to shut the pool down) its idle workers would wait on their queue forever.
     _die_with_parent(parent)
+    os.environ[WORKER_THREADS_ENV] = str(threads)
     # Each process gets its share of the cores; numba would otherwise run one thread per
     # core in every worker and oversubscribe the machine. set_num_threads caps the threads
     # numba uses; NUMBA_NUM_THREADS must not change once numba has launched its pool
