@@ -80,3 +80,35 @@ def test_update_asks_dispatchers_for_two_standard_errors_and_robots_for_more():
     ev.gains.append((3.0, 10.0))
     assert rule.decide(old, new) == "accept"
     assert rule.decide(new, old) == "reject"
+
+
+def test_an_undecided_dispatcher_comparison_gets_more_fresh_episodes():
+    """With ``max_fresh_episodes``, a candidate that leads by less than ``z`` standard errors
+    is compared again on the next batch of fresh episodes (children of the step's seed),
+    and the valuations cover every batch; a decided comparison stops after the first."""
+    w = _small()
+    policy = _randomised(LocalPolicyNet(), seed=2)
+    dispatchers = (_randomised(DispatcherNet(), seed=3), _randomised(DispatcherNet(), seed=4))
+    step = np.random.SeedSequence([9, 3])
+
+    def batch(i: int, d: DispatcherNet) -> torch.Tensor:
+        seed = step if i == 0 else np.random.SeedSequence(step.entropy, spawn_key=(i,))
+        return simulate(w, GreedyDispatcher(d), SampledLocal(policy), 5, 3, torch_generator(seed))
+
+    first = [batch(0, d).returns for d in dispatchers]
+    lead = float((first[1] - first[0]).mean())
+    assert lead != 0.0, "the test needs dispatchers that differ on the first batch"
+    inc, cand = dispatchers if lead > 0 else dispatchers[::-1]  # the candidate leads
+    pairs = [(inc, policy), (cand, policy)]
+    undecided = CachedRolloutEvaluator(k=5, episodes=3, seed=0, stream=0, max_fresh_episodes=12)
+    undecided.z = 1e9  # any lead is within z standard errors: every batch is run
+    vals = undecided.estimate(w, pairs, seed=step)
+    rets = [torch.cat([batch(i, d).returns for i in range(4)]) for d in (inc, cand)]
+    assert [v.value for v in vals] == [float(r.mean()) for r in rets]
+    diff = (rets[1] - rets[0]).double()
+    assert undecided.gains[-1][0] == pytest.approx(float(diff.mean()), abs=1e-9)
+    assert undecided.gains[-1][1] == pytest.approx(float(diff.std()) / 12**0.5, abs=1e-9)
+    decided = CachedRolloutEvaluator(k=5, episodes=3, seed=0, stream=0, max_fresh_episodes=12)
+    decided.z = 0.0  # a lead is always decisive
+    vals = decided.estimate(w, pairs, seed=step)
+    assert vals[1].value == float(batch(0, cand).returns.mean()) and decided.simulated == 2

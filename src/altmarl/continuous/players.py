@@ -252,6 +252,10 @@ class CachedRolloutEvaluator:
     episodes: int
     seed: int
     stream: int
+    #: a dispatcher comparison whose best candidate leads by less than ``z`` standard errors
+    #: gets ``episodes`` more fresh episodes, up to ``max_fresh_episodes`` in all
+    max_fresh_episodes: int = 0
+    z: float = 2.0
     _cache: dict[tuple[int, int], Valuation] = field(default_factory=dict)
     gains: list[tuple[float, float]] = field(default_factory=list)
     simulated: int = 0
@@ -291,6 +295,20 @@ class CachedRolloutEvaluator:
     def _simulate_dispatchers(
         self, game: ContinuousWarehouse, pairs: Sequence[NetPair], seed: np.random.SeedSequence
     ) -> list[Valuation]:
+        """Dispatchers with the same robots on the same fresh episodes, in batches of
+        ``episodes`` while the comparison is undecided (:func:`_undecided`)."""
+        vals = self._dispatcher_batch(game, pairs, seed)
+        batch = 1
+        while self.episodes * (batch + 1) <= self.max_fresh_episodes and _undecided(vals, self.z):
+            more_seed = np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, batch))
+            more = self._dispatcher_batch(game, pairs, more_seed)
+            vals = [_joined(a, b) for a, b in zip(vals, more, strict=True)]
+            batch += 1
+        return vals
+
+    def _dispatcher_batch(
+        self, game: ContinuousWarehouse, pairs: Sequence[NetPair], seed: np.random.SeedSequence
+    ) -> list[Valuation]:
         """Dispatchers with the same robots on the same fresh episodes, in one batch."""
         distinct = list({id(pair[0]): pair for pair in pairs}.values())
         self.simulated += len(distinct)
@@ -302,9 +320,7 @@ class CachedRolloutEvaluator:
             self.episodes,
             torch_generator(seed),
         )
-        by_id = {
-            id(p[0]): _valuation(p, r, self.episodes) for p, r in zip(distinct, rolls, strict=True)
-        }
+        by_id = {id(p[0]): _valuation(p, r) for p, r in zip(distinct, rolls, strict=True)}
         return [by_id[id(pair[0])] for pair in pairs]
 
     def _simulate(
@@ -320,14 +336,42 @@ class CachedRolloutEvaluator:
             self.episodes,
             torch_generator(seed),
         )
-        return _valuation(pair, roll, self.episodes)
+        return _valuation(pair, roll)
 
 
-def _valuation(pair: NetPair, roll: Rollout, episodes: int) -> Valuation:
-    returns = roll.returns.double()
-    stderr = float(returns.std() / episodes**0.5) if episodes > 1 else 0.0
-    est = Estimate(float(roll.returns.mean()), stderr)
-    return Valuation(pair, est, roll.returns, roll.dispatcher_obs, roll.global_actions)
+def _undecided(vals: Sequence[Valuation], z: float) -> bool:
+    """Whether the best candidate's paired gain over the first pair is positive but within
+    ``z`` standard errors of 0."""
+    if len(vals) < 2:
+        return False
+    diffs = [(v.returns - vals[0].returns).double() for v in vals[1:]]
+    best = max(diffs, key=lambda d: float(d.mean()))
+    mean, se = float(best.mean()), float(best.std() / len(best) ** 0.5)
+    return 0.0 < mean <= z * se
+
+
+def _joined(a: Valuation, b: Valuation) -> Valuation:
+    """A valuation over the episodes of ``a`` and then of ``b`` (same pair)."""
+    returns = torch.cat([a.returns, b.returns])
+    return _estimate(
+        a.pair,
+        returns,
+        torch.cat([a.observations, b.observations], dim=1),
+        torch.cat([a.actions, b.actions], dim=1),
+    )
+
+
+def _estimate(
+    pair: NetPair, returns: torch.Tensor, observations: torch.Tensor, actions: torch.Tensor
+) -> Valuation:
+    episodes = returns.shape[0]
+    values = returns.double()
+    stderr = float(values.std() / episodes**0.5) if episodes > 1 else 0.0
+    return Valuation(pair, Estimate(float(returns.mean()), stderr), returns, observations, actions)
+
+
+def _valuation(pair: NetPair, roll: Rollout) -> Valuation:
+    return _estimate(pair, roll.returns, roll.dispatcher_obs, roll.global_actions)
 
 
 @dataclass(frozen=True)

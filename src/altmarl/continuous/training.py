@@ -108,6 +108,7 @@ class ContinuousConfig:
     select_episodes: int = 16
     dispatcher_z: float = 2.0
     threads: int = 1
+    dispatcher_max_episodes: int = 0
 
     def __post_init__(self) -> None:
         self.warehouse().check_k(self.k)
@@ -225,12 +226,23 @@ def initial_networks(
         )
 
 
+def _evaluator(config: ContinuousConfig) -> CachedRolloutEvaluator:
+    return CachedRolloutEvaluator(
+        config.k,
+        config.eval_episodes,
+        config.seed,
+        EVAL_STREAM,
+        max_fresh_episodes=config.dispatcher_max_episodes,
+        z=config.dispatcher_z,
+    )
+
+
 def alternation(
     config: ContinuousConfig, evaluator: CachedRolloutEvaluator | None = None
 ) -> Alternation:
     """Algorithm 14's loop with the continuous players, evaluator and rule."""
     if evaluator is None:
-        evaluator = CachedRolloutEvaluator(config.k, config.eval_episodes, config.seed, EVAL_STREAM)
+        evaluator = _evaluator(config)
     return Alternation(
         game=config.warehouse(),
         k=config.k,
@@ -301,7 +313,7 @@ def _train(
         classifier = dispatcher
     critic_opt = torch.optim.Adam(critic.parameters(), lr=config.local.critic_lr)
     start = RunState(dispatcher, policy, memo=LearnerState(critic, critic_opt))
-    evaluator = CachedRolloutEvaluator(config.k, config.eval_episodes, config.seed, EVAL_STREAM)
+    evaluator = _evaluator(config)
 
     def report(state: RunState) -> None:
         if progress is not None:
