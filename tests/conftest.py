@@ -53,3 +53,15 @@ def subprocess_env() -> dict[str, str]:
     )
     env["MPLBACKEND"] = "Agg"
     return env
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch on one thread for a module's tests: the networks are small, so one thread is as
+    fast and never oversubscribes a busy machine. Use it in a module that has skipped
+    itself where torch is missing (``pytest.importorskip``)."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -13,14 +13,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("gymnasium")
 pytest.importorskip("sb3_contrib")
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    # The networks are small: one thread is as fast and never oversubscribes a busy machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.slow

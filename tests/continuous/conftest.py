@@ -6,11 +6,6 @@ import pytest
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    # The networks are small: one thread is as fast and never oversubscribes a busy machine.
+def _one_torch_thread(one_torch_thread):
     # Each module skips itself first where torch is missing (pytest.importorskip).
-    torch = pytest.importorskip("torch")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     yield
-    torch.set_num_threads(threads)

@@ -7,14 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("gymnasium")
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    # The networks are small: one thread is as fast and never oversubscribes a busy machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.slow
