@@ -253,7 +253,9 @@ class CachedRolloutEvaluator:
     seed: int
     stream: int
     #: a dispatcher comparison whose best candidate leads by less than ``z`` standard errors
-    #: gets ``episodes`` more fresh episodes, up to ``max_fresh_episodes`` in all
+    #: gets ``episodes`` more fresh episodes, up to ``max_fresh_episodes`` in all (a
+    #: sequential test: with more looks, a candidate that gains nothing passes ``z`` more
+    #: often than at one look)
     max_fresh_episodes: int = 0
     z: float = 2.0
     _cache: dict[tuple[int, int], Valuation] = field(default_factory=dict)
@@ -276,10 +278,7 @@ class CachedRolloutEvaluator:
         else:
             vals = [self.valuation(game, pair) for pair in pairs]
         if len(vals) > 1:
-            diffs = [(v.returns - vals[0].returns).double() for v in vals[1:]]
-            best = max(diffs, key=lambda d: float(d.mean()))
-            se = float(best.std() / len(best) ** 0.5) if len(best) > 1 else 0.0
-            self.gains.append((float(best.mean()), se))
+            self.gains.append(_best_gain(vals))
         return [v.estimate for v in vals]
 
     def valuation(self, game: ContinuousWarehouse, pair: NetPair) -> Valuation:
@@ -339,14 +338,20 @@ class CachedRolloutEvaluator:
         return _valuation(pair, roll)
 
 
-def _undecided(vals: Sequence[Valuation], z: float) -> bool:
-    """Whether the best candidate's paired gain over the first pair is positive but within
-    ``z`` standard errors of 0."""
-    if len(vals) < 2:
-        return False
+def _best_gain(vals: Sequence[Valuation]) -> tuple[float, float]:
+    """The best candidate's paired gain over the first pair (``vals[1:]`` against
+    ``vals[0]``, episode by episode) and its standard error."""
     diffs = [(v.returns - vals[0].returns).double() for v in vals[1:]]
     best = max(diffs, key=lambda d: float(d.mean()))
-    mean, se = float(best.mean()), float(best.std() / len(best) ** 0.5)
+    se = float(best.std() / len(best) ** 0.5) if len(best) > 1 else 0.0
+    return float(best.mean()), se
+
+
+def _undecided(vals: Sequence[Valuation], z: float) -> bool:
+    """Whether the best candidate leads the first pair, but by at most ``z`` standard errors."""
+    if len(vals) < 2:
+        return False
+    mean, se = _best_gain(vals)
     return 0.0 < mean <= z * se
 
 
