@@ -3,11 +3,12 @@
     python benchmarks/continuous_settings.py --set '{"dispatcher_z": 1.0}'
     python benchmarks/continuous_settings.py --set '{"global_": {"states": 96}}' --seeds 15
 
-Trains ``--seeds`` runs (seeds 0, 1, ...) at ``--k`` with ``ContinuousConfig`` defaults
-overridden by ``--set`` (JSON; ``global_`` holds ``ReturnResponseConfig`` fields), on
-``--workers`` processes, and prints how many runs beat their best constant dispatcher with
-their own 95% interval above 0 ("sure"), how many are above it, the mean margin over seeds
-and the mean training seconds, then each run's margin. Same seeds, same numbers.
+Trains ``--seeds`` runs (seeds ``--first-seed``, +1, ...; default 0) at ``--k`` with
+``ContinuousConfig`` defaults overridden by ``--set`` (JSON; ``global_`` holds
+``ReturnResponseConfig`` fields), on ``--workers`` processes, and prints how many runs beat
+their best constant dispatcher with their own 95% interval above 0 ("sure"), how many are
+above it, the mean margin over seeds and the mean training seconds, then each run's margin.
+Same seeds, same numbers.
 """
 
 from __future__ import annotations
@@ -50,6 +51,12 @@ def main() -> None:
     ap.add_argument("--set", default="{}", help="JSON overrides of ContinuousConfig")
     ap.add_argument("--k", type=int, default=75)
     ap.add_argument("--seeds", type=int, default=15)
+    ap.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="seeds FIRST .. FIRST+SEEDS-1 (fresh seeds confirm a setting chosen on 0-14)",
+    )
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="2 tiny runs at k = 5 (a smoke test)")
     args = ap.parse_args()
@@ -59,7 +66,10 @@ def main() -> None:
         args.k, args.seeds = 5, 2
     # each worker's rollouts get its share of the cores (the same bits on any number)
     share = max(1, (os.cpu_count() or 1) // args.workers)
-    jobs = [(seed, args.k, settings, share) for seed in range(args.seeds)]
+    jobs = [
+        (seed, args.k, settings, share)
+        for seed in range(args.first_seed, args.first_seed + args.seeds)
+    ]
     if args.workers == 1:
         rows = [job(j) for j in jobs]
     else:
@@ -69,7 +79,8 @@ def main() -> None:
     sure = sum(low > 0 for _, low, _ in rows)
     spread = statistics.stdev(margins) if len(margins) > 1 else 0.0
     print(
-        f"k = {args.k}, settings {json.dumps(settings)}: sure {sure}/{len(rows)}, above "
+        f"k = {args.k}, seeds {args.first_seed}-{args.first_seed + args.seeds - 1}, "
+        f"settings {json.dumps(settings)}: sure {sure}/{len(rows)}, above "
         f"{sum(m > 0 for m in margins)}/{len(rows)}, margin {statistics.mean(margins):+.2f} "
         f"(sd {spread:.2f}), train {statistics.mean(s for *_, s in rows):.1f} s"
     )
