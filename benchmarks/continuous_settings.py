@@ -60,6 +60,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="2 tiny runs at k = 5 (a smoke test)")
     args = ap.parse_args()
+    if args.first_seed < 0 or args.seeds < 1:
+        ap.error("--first-seed must be >= 0 and --seeds >= 1")
     settings = json.loads(args.set)
     if args.quick:
         settings = {**settings, **QUICK}

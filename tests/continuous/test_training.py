@@ -114,6 +114,17 @@ def test_the_rollouts_threads_change_nothing_but_the_speed():
     assert repr([h.details for h in one.history]) == repr([h.details for h in two.history])
 
 
+def test_bad_thread_and_update_settings_are_refused_by_name():
+    from altmarl.continuous.training import train_continuous
+
+    with pytest.raises(AltmarlError, match="dispatcher_max_episodes = -4 must be >= 0"):
+        _tiny(dispatcher_max_episodes=-4)
+    with pytest.raises(AltmarlError, match="dispatcher_z = -1"):
+        _tiny(dispatcher_z=-1.0)
+    with pytest.raises(AltmarlError, match="threads_for_rollouts = 0 must be an integer >= 1"):
+        train_continuous(_tiny(), threads_for_rollouts=0)
+
+
 def test_history_carries_update_s_paired_gains():
     from altmarl.continuous.training import best_global_gain, train_continuous
 

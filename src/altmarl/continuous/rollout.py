@@ -43,6 +43,7 @@ from altmarl.continuous.env import (
     subsample_indices,
 )
 from altmarl.continuous.networks import DispatcherNet, FoldedMLP, LocalPolicyNet
+from altmarl.errors import AltmarlError
 
 #: Torch threads of the rollouts run inside :func:`rollout_threads` (``None``: the caller's).
 _ROLLOUT_THREADS: ContextVar[int | None] = ContextVar("rollout_threads", default=None)
@@ -75,8 +76,8 @@ def rollout_threads(threads: int) -> Iterator[None]:
     that (their sums run over the batch), so a training run keeps those on its own
     ``threads`` and lends the other cores to the rollouts only.
     """
-    if threads < 1:
-        raise ValueError(f"rollout threads = {threads} must be >= 1")
+    if int(threads) != threads or threads < 1:
+        raise AltmarlError(f"threads_for_rollouts = {threads!r} must be an integer >= 1")
     token = _ROLLOUT_THREADS.set(threads)
     try:
         yield

@@ -127,6 +127,11 @@ class ContinuousConfig:
             raise AltmarlError(f"threads = {self.threads} must be >= 1")
         if self.dispatcher_z < 0:
             raise AltmarlError(f"dispatcher_z = {self.dispatcher_z} must be >= 0")
+        if self.dispatcher_max_episodes < 0:
+            raise AltmarlError(
+                f"dispatcher_max_episodes = {self.dispatcher_max_episodes} must be >= 0 "
+                "(0: no extra episodes)"
+            )
 
     def warehouse(self) -> ContinuousWarehouse:
         return ContinuousWarehouse(n=self.n, gamma=self.gamma, horizon=self.horizon)
