@@ -16,9 +16,10 @@ from altmarl.glearn.value_iteration import _Sweeper, max_over_actions
 from glearn_helpers import tiny
 
 
-@pytest.mark.parametrize("num_global_states", [2, 5, 11])
+@pytest.mark.parametrize("num_global_states", [1, 2, 5, 8, 9, 11])
 def test_sweep_kernel_matches_reference_apply(num_global_states):
-    # 11 global states: V rows are two 8-wide blocks (the kernel sums block by block)
+    # the kernel sums the first eight global states in registers and any further ones in
+    # blocks of eight: 8, 9 and 11 are the edges of that split
     game, local = tiny(5, S_g=num_global_states, A_g=3)
     op = empirical_adapted_bellman(game, local, 4, 17, seed=1)
     rng = np.random.default_rng(0)
