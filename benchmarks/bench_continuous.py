@@ -6,8 +6,8 @@
     python benchmarks/bench_continuous.py --study DIR          # gates of a finished study
 
 Targets (issue #14, 2 cores, no GPU; wall times assume a quiet machine):
-* one training run (30 alternations, horizon 100, n = 500; gradient steps on 1 torch thread,
-  rollouts on every core) <= 10 s at every k;
+* one training run (30 alternations, horizon 100, n = 500; the G step's regression on 1 torch
+  thread, rollouts, TRPO and the critic on every core) <= 10 s at every k;
 * the full study (k = 1, 5, 10, 25, 50, 75; 15 seeds; 50 rollouts; 2 workers) <= 20 min;
 * quality at k = 75: return >= 3.5 x uniform (dispatcher and robots), mode accuracy >= 0.80,
   return rising with k (issue #14); the margin over the best constant dispatcher with the
@@ -52,8 +52,9 @@ def bench_training(k_values: list[int], algo: str, profile: bool) -> None:
 
     warm_up()
     print(
-        f"continuous warehouse, n=500, horizon 100, 30 alternations, {algo}; gradient steps "
-        f"on 1 torch thread, rollouts on {torch.get_num_threads()} (the same bits on any number)"
+        f"continuous warehouse, n=500, horizon 100, 30 alternations, {algo}; the G step's "
+        f"regression on 1 torch thread, rollouts, TRPO and critic on {torch.get_num_threads()} "
+        "(the same bits on any number)"
     )
     print(
         f"{'k':>4} {'train s':>8} {'cpu s':>6} {'target':>7} {'ok':>4} {'value':>7} "

@@ -12,6 +12,16 @@ the critic is fitted afterwards by MSE on the same returns (loss ``0.5 * MSE``).
 
 The policy update is TRPO (default) or, for ablations, PPO (clipped surrogate) or A2C
 (one advantage-weighted gradient step per batch).
+
+Threads. The TRPO step and the critic's steps run on the rollouts' torch threads
+(:func:`~altmarl.continuous.rollout.rollout_threads`; a run's own ``threads`` when none are
+lent). This is an empirical property of the torch/MKL build, like the rollouts' own: they
+gave the same bits on one and two threads at every batch tried (2,500-100,000 samples;
+``tests/continuous/test_local_learn.py`` checks the run's shapes). PPO's and A2C's clipped
+minibatch steps stay on the run's ``threads`` (not checked), and so does the G step's
+regression, whose last-layer weight gradient (five outputs) does change with the thread
+count in its last digits. The networks are initialised on the run's ``threads`` as well:
+the QR factorisation of the orthogonal initialisation depends on the thread count.
 """
 
 from __future__ import annotations
@@ -26,7 +36,13 @@ from torch import nn
 
 from altmarl.continuous.env import ContinuousWarehouse, robot_observation
 from altmarl.continuous.networks import CriticNet, LocalPolicyNet
-from altmarl.continuous.rollout import GlobalActor, SampledLocal, simulate
+from altmarl.continuous.rollout import (
+    GlobalActor,
+    SampledLocal,
+    rollout_thread_count,
+    simulate,
+    torch_threads,
+)
 from altmarl.continuous.trpo import TRPOConfig, trpo_step
 from altmarl.errors import AltmarlError
 
@@ -186,7 +202,9 @@ def local_best_response(
             adv = returns - critic(critic_in)
         adv = (adv - adv.mean()) / (adv.std() + 1e-8)
         if config.algo == "trpo":
-            step = trpo_step(proposal, obs, actions, adv, config.trpo)
+            # on the rollouts' threads: the same bits on any number (module docstring)
+            with torch_threads(rollout_thread_count()):
+                step = trpo_step(proposal, obs, actions, adv, config.trpo)
             info["kl"] = step.kl
             info["accepted_steps"] += int(step.accepted)
             info["step_fraction"] = step.step_fraction
@@ -194,9 +212,10 @@ def local_best_response(
             _ppo(proposal, obs, actions, adv, config, generator)
         else:
             _a2c(proposal, obs, actions, adv, config, a2c_opt)
-        info["critic_loss"] = fit_critic(
-            critic, critic_optimiser, critic_in, returns, config, generator
-        )
+        with torch_threads(rollout_thread_count()):
+            info["critic_loss"] = fit_critic(
+                critic, critic_optimiser, critic_in, returns, config, generator
+            )
         info["batch_return"] = float(roll.returns.mean())
         info["s_g"], info["s_l"] = roll.s_g, roll.s_l
     return proposal, info

@@ -22,14 +22,16 @@ improvements of one trust-region step).
 The dispatcher starts fresh (a near-constant network) or, with ``dispatcher_init =
 "mode-classifier"``, as the paper's mode classifier (:mod:`~altmarl.continuous.mode_classifier`).
 
-Threads. A run pins torch to ``threads`` intra-op threads (default 1) for its gradient steps
-(TRPO, the critic, the G step's regression) and restores the caller's setting afterwards:
-those steps' float sums run over the batch and depend on the thread count (1 and 2 threads
-differ from the fourth digit of the returns on), so a run's numbers depend on ``threads`` --
-recorded in ``config.json`` -- and not on whatever the calling process had set. Rollouts
-(online execution, the G step's commitment rollouts) are row-wise and give the same bits on
-any number of threads: they run on the caller's torch threads (one per core by default;
-a study's worker gets its share of the cores), which only changes the speed.
+Threads. A run pins torch to ``threads`` intra-op threads (default 1) for the steps whose
+float sums depend on the thread count -- the networks' initialisation and the G step's
+regression (1 and 2 threads differ in the last digits of its weights) -- and restores the
+caller's setting afterwards, so a run's numbers depend on ``threads`` (recorded in
+``config.json``) and not on whatever the calling process had set. Rollouts (online
+execution, the G step's commitment rollouts) are row-wise and give the same bits on any
+number of threads; so do the L step's TRPO and critic steps with this torch and MKL
+(measured; :mod:`~altmarl.continuous.local_learn`). These run on the caller's torch threads
+(one per core by default; a study's worker gets its share of the cores), which only
+changes the speed.
 
 Reproducibility: the networks are initialised from ``seed``; proposal ``s`` draws all its
 randomness from ``SeedSequence([seed, s])``, the UPDATE evaluation from
