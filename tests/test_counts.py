@@ -23,6 +23,8 @@ def test_rank_unrank_bijection(k, L):
     assert (allc >= 0).all() and (allc.sum(1) == k).all()
     assert len({tuple(c) for c in allc}) == space.size  # injective, hence bijective
     np.testing.assert_array_equal(space.rank(allc), np.arange(space.size))
+    # all() walks the bar positions; unrank() bisects them: two routes, one list
+    np.testing.assert_array_equal(allc, space.unrank(np.arange(space.size)))
 
 
 def test_rank_matches_brute_force_enumeration_set():

@@ -60,6 +60,32 @@ def rank_count(c: np.ndarray, binom: np.ndarray) -> np.int64:  # pragma: no cove
     return r
 
 
+@numba.njit(cache=True)
+def _all_counts(k: int, L: int, size: int) -> np.ndarray:  # pragma: no cover - jitted
+    """Every count vector of ``C_k`` in rank order, ``[size, L]`` (``L >= 2``).
+
+    Walks the bar positions ``b_0 < ... < b_{L-2}`` in colexicographic order, which is rank
+    order: the next combination raises the lowest bar that can move and resets the ones
+    below it. One pass, no search (``unrank`` of every rank bisects per bar).
+    """
+    out = np.empty((size, L), dtype=np.int64)
+    bars = np.arange(L - 1)
+    top = k + L - 2  # the largest bar position
+    for r in range(size):
+        prev = -1
+        for j in range(L - 1):
+            out[r, j] = bars[j] - prev - 1
+            prev = bars[j]
+        out[r, L - 1] = top - prev
+        j = 0
+        while j < L - 2 and bars[j] + 1 == bars[j + 1]:
+            j += 1
+        bars[j] += 1
+        for i in range(j):
+            bars[i] = i
+    return out
+
+
 class CountSpace:
     """The set ``C_k`` of count vectors of ``k`` agents over ``num_states`` local states.
 
@@ -132,7 +158,9 @@ class CountSpace:
     def all(self) -> np.ndarray:
         """Every count vector in rank order, ``[|C_k|, L]``."""
         check_memory(self.size * self.num_states * 8, f"the list of all {self.size} count vectors")
-        return self.unrank(np.arange(self.size, dtype=np.int64))
+        if self.num_states == 1:
+            return np.full((self.size, 1), self.k, dtype=np.int64)
+        return _all_counts(self.k, self.num_states, self.size)
 
     def table_bytes(self, entries_per_count: int, itemsize: int = 8) -> int:
         """Bytes of a table with ``entries_per_count`` entries per count vector."""

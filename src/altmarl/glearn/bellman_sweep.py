@@ -130,6 +130,28 @@ def _sweep_sampled(
         hi[b, 1] = vhi
 
 
+@numba.njit(parallel=True, cache=True)
+def _round_to_float32(
+    v: np.ndarray, table: np.ndarray
+) -> tuple[float, float, float]:  # pragma: no cover - jitted
+    """``table = float32(v - offset)`` and ``v = table + offset`` (in place) with ``offset``
+    the midrange of ``v``; returns ``(min, max, offset)`` of the ``v`` it was given. Two
+    passes (numpy needs five); min and max are exact, so the result does not depend on the
+    thread count."""
+    n = v.shape[0]
+    lo = np.inf
+    hi = -np.inf
+    for e in numba.prange(n):
+        lo = min(lo, v[e])
+        hi = max(hi, v[e])
+    offset = (lo + hi) / 2.0
+    for e in numba.prange(n):
+        t = np.float32(v[e] - offset)
+        table[e] = t
+        v[e] = np.float64(t) + offset  # exact widening, then one float64 rounding
+    return lo, hi, offset
+
+
 class Sweeper:
     """``V -> (G(V), Q(V))`` for an operator: ``Q(V) = r + gamma P_g E[V(next)]``,
     ``G(V) = max_a Q(V)``. Holds the buffers; ``V`` is stored transposed ``[X, S]``."""
@@ -152,11 +174,7 @@ class Sweeper:
         ``vt`` is overwritten by the rounded iterate ``table + offset``."""
         if self.table32 is None:
             self.table32 = np.empty(vt.shape, dtype=np.float32)
-        lo, hi = float(vt.min()), float(vt.max())
-        offset = (lo + hi) / 2.0
-        np.subtract(vt, offset, out=self.table32, casting="same_kind")
-        vt[...] = self.table32  # exact; then one float64 rounding of the sum
-        vt += offset
+        lo, hi, offset = _round_to_float32(vt.reshape(-1), self.table32.reshape(-1))
         self.rounding = float(np.finfo(np.float32).eps) / 2.0 * (hi - lo) / 2.0
         return self.table32, offset
 
