@@ -26,21 +26,18 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from altmarl.continuous import step_kernels
 from altmarl.continuous.env import (
+    NUM_BINS,
     NUM_GLOBAL_ACTIONS,
     NUM_LOCAL_ACTIONS,
     ContinuousWarehouse,
     bin_index,
-    dispatcher_observation,
-    global_reward,
-    global_step,
+    delta,
     initial_states,
-    local_reward,
-    local_step,
-    mode_bin,
-    robot_observation,
     subsample_histogram,
     subsample_indices,
+    tau,
 )
 from altmarl.continuous.networks import DispatcherNet, FoldedMLP, LocalPolicyNet
 from altmarl.errors import AltmarlError
@@ -164,15 +161,9 @@ class SampledLocal:
 
     def act(self, obs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         p = torch.softmax(self._forward.transposed(obs), dim=0)  # [A, N]
-        # inverse CDF against the first A - 1 bounds (a u above a rounded-down last bound
-        # still gets the last action)
-        flat = u.reshape(-1)
-        action = torch.zeros_like(flat, dtype=torch.long)
-        bound = torch.zeros_like(flat)
-        for a in range(NUM_LOCAL_ACTIONS - 1):
-            bound = bound + p[a]
-            action += flat > bound
-        return action.reshape(u.shape)
+        action = np.empty(u.numel(), dtype=np.int64)
+        step_kernels.inverse_cdf(p.numpy(), u.reshape(-1).numpy(), action)
+        return torch.from_numpy(action).reshape(u.shape)
 
 
 @dataclass(frozen=True)
@@ -316,74 +307,86 @@ def _run(
     trace: dict[str, list[torch.Tensor]],
     copies: int = 1,
 ) -> torch.Tensor:
-    """The time loop of :func:`simulate`; appends each step's tensors to ``trace``."""
+    """The time loop of :func:`simulate`; appends each step's tensors to ``trace``.
+
+    A step keeps in torch the random draws, the agents' networks, ``exp`` and the mean over
+    robots, and does the rest in two jitted passes (:mod:`~altmarl.continuous.step_kernels`,
+    the same bits as :mod:`~altmarl.continuous.env`'s kernels). The robot network runs on
+    copy 0 and on the rows whose state has left copy 0's: the copies draw the same uniforms,
+    so a row still in copy 0's state acts as copy 0's row, robot for robot (exact);
+    dispatchers compared with common random numbers agree on much of each episode (60% of
+    the steps before the first different bin, measured over a k = 10 run's comparisons).
+    """
     E, n = episodes, w.n
+    R = E * copies
 
     def draw(sample: torch.Tensor) -> torch.Tensor:
         return sample if copies == 1 else sample.repeat(copies, *([1] * (sample.dim() - 1)))
 
-    s_g, s_l = (draw(x) for x in initial_states(w, E, gen))
-    returns = torch.zeros(E * copies)
+    s_g0, s_l0 = initial_states(w, E, gen)
+    s_g, s_l = draw(s_g0).numpy(), draw(s_l0).numpy()
+    returns = np.zeros(R, dtype=np.float32)
     discount = 1.0
-    # same[c, e]: copy c + 1 of episode e is still in copy 0's state (robots need no step)
-    same = torch.ones(copies - 1, E, dtype=torch.bool)
+    f32 = np.float32
+    params = np.array(
+        [
+            w.rl_scale, w.move_cost, w.steer, w.global_noise, w.local_noise, w.low, w.high,
+            2.0 * w.rg_width**2,
+        ],
+        f32,
+    )  # fmt: skip
+    tau_np, offsets = tau().numpy(), delta().numpy()
+    reward_width = f32(2.0 * w.rl_width**2)
+    # same[r]: row r >= E (copy r // E) is still in its copy-0 row's state
+    same = np.ones(R, dtype=np.bool_)
+    rows = np.empty(R, dtype=np.int64)
+    robot_obs = np.empty((R, n, 2), dtype=f32)
+    robot_u = np.empty((R, n), dtype=f32)
+    arg_l, arg_g = np.empty((R, n), dtype=f32), np.empty(R, dtype=f32)
+    rg_scale = f32(w.rg_scale)
+    record = "s_l" in trace
     for _ in range(H):
         # Fixed draw order per step (common random numbers across pairs).
-        u_sub = draw(torch.rand(E, n, generator=gen))
+        u_sub = torch.rand(E, n, generator=gen)
         u_g = draw(torch.rand(E, generator=gen))
-        u_l = draw(torch.rand(E, n, generator=gen))
-        z_g = draw(torch.randn(E, generator=gen))
-        z_l = draw(torch.randn(E, n, generator=gen))
-        bins = bin_index(s_l)
-        obs_g = dispatcher_observation(s_g, subsample_histogram(bins, k, u_sub))
-        a_g = dispatcher.act(obs_g, u_g)
-        a_l = _robot_actions(local, s_g, s_l, u_l, same)
-        same &= (a_g[E:] == a_g[:E].repeat(copies - 1)).reshape(copies - 1, E)
-        r_l = local_reward(w, s_l, s_g, a_l)
-        r = global_reward(w, s_g, a_g) + r_l.mean(dim=1)
-        returns += discount * r
+        u_l = torch.rand(E, n, generator=gen)
+        z_g = torch.randn(E, generator=gen)
+        z_l = torch.randn(E, n, generator=gen)
+        obs_g, modes = np.empty((R, NUM_BINS + 1), dtype=f32), np.empty(R, dtype=np.int64)
+        m, tie = step_kernels.observe(
+            s_g, s_l, u_sub.numpy(), u_l.numpy(), k, same, reward_width,
+            obs_g, modes, arg_l, robot_obs, robot_u, rows,
+        )  # fmt: skip
+        obs_t = torch.from_numpy(obs_g)
+        s_g_t, s_l_t = torch.from_numpy(s_g), torch.from_numpy(s_l)
+        if tie:  # the k smallest keys are not determined by value: ask torch.topk
+            obs_t[:, 1:] = subsample_histogram(bin_index(s_l_t), k, draw(u_sub))
+        a_g = dispatcher.act(obs_t, u_g)
+        acted = local.act(torch.from_numpy(robot_obs[:m]), torch.from_numpy(robot_u[:m]))
+        bonus = torch.exp(torch.from_numpy(arg_l))
+        a_l, r_l = np.empty((R, n), dtype=np.int64), np.empty((R, n), dtype=f32)
+        s_g_next, s_l_next = np.empty(R, dtype=f32), np.empty((R, n), dtype=f32)
+        step_kernels.finish(
+            s_g, s_l, a_g.numpy(), acted.numpy(), rows[:m], bonus.numpy(), z_g.numpy(),
+            z_l.numpy(), tau_np, offsets, params, same, a_l, r_l, arg_g, s_g_next, s_l_next,
+        )  # fmt: skip
+        r_l_t = torch.from_numpy(r_l)
+        r = np.empty(R, dtype=f32)
+        step_kernels.stage_rewards(
+            torch.exp(torch.from_numpy(arg_g)).numpy(), r_l_t.mean(dim=1).numpy(),
+            rg_scale, f32(discount), r, returns,
+        )  # fmt: skip
         discount *= w.gamma
-        step = {
-            "global_actions": a_g,
-            "modes": mode_bin(bins),
-            "dispatcher_obs": obs_g,
-            "s_g": s_g,
-            "s_l": s_l,
-            "actions": a_l,
-            "local_rewards": r_l,
-            "stage_rewards": r,
-        }
-        if "sampled" in trace:
-            # the same keys subsample_histogram ranked: the robots a_g was chosen from
-            step["sampled"] = subsample_indices(k, u_sub)
-        for key, vals in trace.items():
-            vals.append(step[key])
-        s_g, s_l = global_step(w, s_g, a_g, z_g), local_step(w, s_l, a_l, z_l)
-    return returns
-
-
-def _robot_actions(
-    local: LocalActor,
-    s_g: torch.Tensor,
-    s_l: torch.Tensor,
-    u_l: torch.Tensor,
-    same: torch.Tensor,
-) -> torch.Tensor:
-    """The robots' actions ``[C E, n]`` of a batch of ``C`` copies of ``E`` episodes (rows
-    ``c E + e``), the network run only on copy 0 and on the rows whose state has left copy
-    0's (``same [C - 1, E]`` False).
-
-    Why this is exact: the copies draw the same uniforms, so a row still in copy 0's state
-    acts as copy 0's row, robot for robot. Dispatchers compared with common random numbers
-    agree on much of each episode (a proposal that differs from its incumbent on some
-    observations: 60% of the steps before the first different bin, measured over a k = 10
-    run's comparisons); the robot network, which costs most of a rollout, runs on the rest.
-    """
-    E = same.shape[1]
-    if same.numel() == 0 or not bool(same.any()):
-        return local.act(robot_observation(s_g, s_l), u_l)
-    rows = torch.cat([torch.arange(E), E + torch.nonzero(~same.reshape(-1)).reshape(-1)])
-    acted = local.act(robot_observation(s_g[rows], s_l[rows]), u_l[rows])
-    a_l = acted[:E].repeat(same.shape[0] + 1, 1)
-    a_l[rows[E:]] = acted[E:]
-    return a_l
+        trace["global_actions"].append(a_g)
+        trace["modes"].append(torch.from_numpy(modes))
+        trace["dispatcher_obs"].append(obs_t)
+        if record:
+            trace["s_g"].append(s_g_t)
+            trace["s_l"].append(s_l_t)
+            trace["actions"].append(torch.from_numpy(a_l))
+            trace["local_rewards"].append(r_l_t)
+            trace["stage_rewards"].append(torch.from_numpy(r))
+            # the same keys the histogram ranked: the robots a_g was chosen from
+            trace["sampled"].append(subsample_indices(k, draw(u_sub)))
+        s_g, s_l = s_g_next, s_l_next
+    return torch.from_numpy(returns)
