@@ -318,75 +318,122 @@ def _run(
     the steps before the first different bin, measured over a k = 10 run's comparisons).
     """
     E, n = episodes, w.n
-    R = E * copies
-
-    def draw(sample: torch.Tensor) -> torch.Tensor:
-        return sample if copies == 1 else sample.repeat(copies, *([1] * (sample.dim() - 1)))
-
-    s_g0, s_l0 = initial_states(w, E, gen)
-    s_g, s_l = draw(s_g0).numpy(), draw(s_l0).numpy()
-    returns = np.zeros(R, dtype=np.float32)
+    batch = _Copies(w, E, copies, *initial_states(w, E, gen))
     discount = 1.0
-    f32 = np.float32
-    params = np.array(
-        [
-            w.rl_scale, w.move_cost, w.steer, w.global_noise, w.local_noise, w.low, w.high,
-            2.0 * w.rg_width**2,
-        ],
-        f32,
-    )  # fmt: skip
-    tau_np, offsets = tau().numpy(), delta().numpy()
-    reward_width = f32(2.0 * w.rl_width**2)
-    # same[r]: row r >= E (copy r // E) is still in its copy-0 row's state
-    same = np.ones(R, dtype=np.bool_)
-    rows = np.empty(R, dtype=np.int64)
-    robot_obs = np.empty((R, n, 2), dtype=f32)
-    robot_u = np.empty((R, n), dtype=f32)
-    arg_l, arg_g = np.empty((R, n), dtype=f32), np.empty(R, dtype=f32)
-    rg_scale = f32(w.rg_scale)
     record = "s_l" in trace
     for _ in range(H):
         # Fixed draw order per step (common random numbers across pairs).
         u_sub = torch.rand(E, n, generator=gen)
-        u_g = draw(torch.rand(E, generator=gen))
+        u_g = batch.draw(torch.rand(E, generator=gen))
         u_l = torch.rand(E, n, generator=gen)
         z_g = torch.randn(E, generator=gen)
         z_l = torch.randn(E, n, generator=gen)
-        obs_g, modes = np.empty((R, NUM_BINS + 1), dtype=f32), np.empty(R, dtype=np.int64)
-        m, tie = step_kernels.observe(
-            s_g, s_l, u_sub.numpy(), u_l.numpy(), k, same, reward_width,
-            obs_g, modes, arg_l, robot_obs, robot_u, rows,
+        obs_g, modes, robot_obs, robot_u = batch.observe(u_sub, u_l, k)
+        a_g = dispatcher.act(obs_g, u_g)
+        s_g, s_l = batch.state()
+        a_l, r_l, r = batch.finish(a_g, local.act(robot_obs, robot_u), z_g, z_l, discount)
+        discount *= w.gamma
+        trace["global_actions"].append(a_g)
+        trace["modes"].append(modes)
+        trace["dispatcher_obs"].append(obs_g)
+        if record:
+            trace["s_g"].append(s_g)
+            trace["s_l"].append(s_l)
+            trace["actions"].append(a_l)
+            trace["local_rewards"].append(r_l)
+            trace["stage_rewards"].append(r)
+            # the same keys the histogram ranked: the robots a_g was chosen from
+            trace["sampled"].append(subsample_indices(k, batch.draw(u_sub)))
+    return batch.returns
+
+
+class _Copies:
+    """``C`` copies of ``E`` episodes stepped together (copy ``c`` of episode ``e`` in row
+    ``c E + e``; the random draws are per episode, shared by its copies), through the jitted
+    passes of :mod:`~altmarl.continuous.step_kernels` (their constants and buffers here)."""
+
+    def __init__(
+        self, w: ContinuousWarehouse, E: int, copies: int, s_g: torch.Tensor, s_l: torch.Tensor
+    ) -> None:
+        f32 = np.float32
+        self.copies, R, n = copies, E * copies, w.n
+        self.s_g, self.s_l = self.draw(s_g).numpy(), self.draw(s_l).numpy()
+        self.returns = torch.zeros(R)
+        self.params = np.array(
+            [
+                w.rl_scale, w.move_cost, w.steer, w.global_noise, w.local_noise, w.low, w.high,
+                2.0 * w.rg_width**2,
+            ],
+            f32,
         )  # fmt: skip
-        obs_t = torch.from_numpy(obs_g)
-        s_g_t, s_l_t = torch.from_numpy(s_g), torch.from_numpy(s_l)
+        self.tau, self.offsets = tau().numpy(), delta().numpy()
+        self.reward_width, self.rg_scale = f32(2.0 * w.rl_width**2), f32(w.rg_scale)
+        # same[r]: row r >= E is still in its copy-0 row's state (the robots need no step)
+        self.same = np.ones(R, dtype=np.bool_)
+        self.rows = np.empty(R, dtype=np.int64)
+        self.m = 0
+        self.robot_obs = np.empty((R, n, 2), dtype=f32)
+        self.robot_u = np.empty((R, n), dtype=f32)
+        self.arg_l, self.arg_g = np.empty((R, n), dtype=f32), np.empty(R, dtype=f32)
+
+    def draw(self, sample: torch.Tensor) -> torch.Tensor:
+        """An episode's draw for each of its copies."""
+        if self.copies == 1:
+            return sample
+        return sample.repeat(self.copies, *([1] * (sample.dim() - 1)))
+
+    def state(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.from_numpy(self.s_g), torch.from_numpy(self.s_l)
+
+    def observe(
+        self, u_sub: torch.Tensor, u_l: torch.Tensor, k: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The dispatcher's observations ``[R, 6]`` and the modes ``[R]``; the robot
+        network's inputs ``[M, n, 2]`` and uniforms ``[M, n]`` (copy 0 and the rows that left
+        it: a row still in copy 0's state acts as copy 0's row, robot for robot)."""
+        R = self.s_g.shape[0]
+        obs_g = np.empty((R, NUM_BINS + 1), dtype=np.float32)
+        modes = np.empty(R, dtype=np.int64)
+        self.m, tie = step_kernels.observe(
+            self.s_g, self.s_l, u_sub.numpy(), u_l.numpy(), k, self.same, self.reward_width,
+            obs_g, modes, self.arg_l, self.robot_obs, self.robot_u, self.rows,
+        )  # fmt: skip
+        obs = torch.from_numpy(obs_g)
         if tie:  # the k smallest keys are not determined by value: ask torch.topk
-            obs_t[:, 1:] = subsample_histogram(bin_index(s_l_t), k, draw(u_sub))
-        a_g = dispatcher.act(obs_t, u_g)
-        acted = local.act(torch.from_numpy(robot_obs[:m]), torch.from_numpy(robot_u[:m]))
-        bonus = torch.exp(torch.from_numpy(arg_l))
+            bins = bin_index(torch.from_numpy(self.s_l))
+            obs[:, 1:] = subsample_histogram(bins, k, self.draw(u_sub))
+        robots = (
+            torch.from_numpy(self.robot_obs[: self.m]),
+            torch.from_numpy(self.robot_u[: self.m]),
+        )
+        return obs, torch.from_numpy(modes), *robots
+
+    def finish(
+        self,
+        a_g: torch.Tensor,
+        acted: torch.Tensor,
+        z_g: torch.Tensor,
+        z_l: torch.Tensor,
+        discount: float,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Rewards and transition once the agents have acted (``acted``: the robots of the
+        rows :meth:`observe` returned); adds ``discount * r`` to the returns. Returns the
+        robots' actions ``[R, n]``, local rewards ``[R, n]`` and stage rewards ``[R]``."""
+        f32 = np.float32
+        R, n = self.s_l.shape
+        bonus = torch.exp(torch.from_numpy(self.arg_l))
         a_l, r_l = np.empty((R, n), dtype=np.int64), np.empty((R, n), dtype=f32)
-        s_g_next, s_l_next = np.empty(R, dtype=f32), np.empty((R, n), dtype=f32)
+        s_g, s_l = np.empty(R, dtype=f32), np.empty((R, n), dtype=f32)
         step_kernels.finish(
-            s_g, s_l, a_g.numpy(), acted.numpy(), rows[:m], bonus.numpy(), z_g.numpy(),
-            z_l.numpy(), tau_np, offsets, params, same, a_l, r_l, arg_g, s_g_next, s_l_next,
+            self.s_g, self.s_l, a_g.numpy(), acted.numpy(), self.rows[: self.m], bonus.numpy(),
+            z_g.numpy(), z_l.numpy(), self.tau, self.offsets, self.params, self.same, a_l, r_l,
+            self.arg_g, s_g, s_l,
         )  # fmt: skip
+        self.s_g, self.s_l = s_g, s_l
         r_l_t = torch.from_numpy(r_l)
         r = np.empty(R, dtype=f32)
         step_kernels.stage_rewards(
-            torch.exp(torch.from_numpy(arg_g)).numpy(), r_l_t.mean(dim=1).numpy(),
-            rg_scale, f32(discount), r, returns,
+            torch.exp(torch.from_numpy(self.arg_g)).numpy(), r_l_t.mean(dim=1).numpy(),
+            self.rg_scale, f32(discount), r, self.returns.numpy(),
         )  # fmt: skip
-        discount *= w.gamma
-        trace["global_actions"].append(a_g)
-        trace["modes"].append(torch.from_numpy(modes))
-        trace["dispatcher_obs"].append(obs_t)
-        if record:
-            trace["s_g"].append(s_g_t)
-            trace["s_l"].append(s_l_t)
-            trace["actions"].append(torch.from_numpy(a_l))
-            trace["local_rewards"].append(r_l_t)
-            trace["stage_rewards"].append(torch.from_numpy(r))
-            # the same keys the histogram ranked: the robots a_g was chosen from
-            trace["sampled"].append(subsample_indices(k, draw(u_sub)))
-        s_g, s_l = s_g_next, s_l_next
-    return torch.from_numpy(returns)
+        return torch.from_numpy(a_l), r_l_t, torch.from_numpy(r)
