@@ -48,10 +48,27 @@ def worker(k: int, stopping: str, anderson: int) -> None:
         "seconds": info.seconds,
         "error_bound": info.error_bound,
         "size": size,
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mb": peak_resident_mb(),
         "budget_mb": glearn_bytes(size, 5, 5, 5, 30, anderson) / 1024**2,
     }
     print(json.dumps(row))
+
+
+def peak_resident_mb() -> float:
+    """This process's peak resident memory in MB.
+
+    Linux's ``VmHWM`` (the high-water mark of this process's own memory map) where there is
+    one: ``ru_maxrss`` survives ``fork`` and ``exec``, so a worker started by a parent that
+    once held 2 GB (``speed_table.py`` after its continuous rows) would report the
+    parent's peak instead of its own."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:
