@@ -107,7 +107,10 @@ class GlobalActor(Protocol):
 
 
 class LocalActor(Protocol):
-    """The shared robot policy: ``obs [B, n, 2]``, uniforms ``[B, n]`` -> actions ``[B, n]``."""
+    """The shared robot policy: ``obs [B, n, 2]``, uniforms ``[B, n]`` -> actions ``[B, n]``.
+
+    ``obs`` and ``u`` are valid during the call only (:func:`simulate` refills their buffers
+    at the next step): an actor that keeps them must copy them."""
 
     def act(self, obs: torch.Tensor, u: torch.Tensor) -> torch.Tensor: ...
 
